@@ -1,0 +1,169 @@
+"""The all-in-one: embedded nats-server, topology, API (and a local L2 worker when the
+host can run one), supervised in one process group with logs under ``var/log``.
+
+``netledger up`` stays in the foreground; ``--detach`` forks the supervisor, waits
+for the API to answer and prints the ready line; ``netledger down`` stops it by pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import structlog
+
+from netledger.config import Config
+
+from . import nats as nats_deploy
+
+log = structlog.get_logger("up")
+
+
+def _paths(cfg: Config) -> dict[str, str]:
+    var = os.path.abspath(cfg.var_dir)
+    return {"var": var, "log": os.path.join(var, "log"), "pid": os.path.join(var, "netledger.pid"),
+            "nats": os.path.join(var, "nats")}
+
+
+def _service_cmds(cfg: Config, l2: bool) -> dict[str, list[str]]:
+    base = [sys.executable, "-m", "netledger.cli", "--nats", cfg.effective_nats_url, "--prefix", cfg.prefix]
+    cmds = {"topology": base + ["topology"], "api": base + ["api"]}
+    if l2 and _can_run_l2():
+        cmds["l2-agent"] = base + ["l2-agent", "--host", os.uname().nodename, "--backend", "ovs"]
+    return cmds
+
+
+def _can_run_l2() -> bool:
+    try:
+        import netledger.services.l2.cli  # noqa: F401
+    except ImportError:
+        return False
+    return os.geteuid() == 0 and os.path.exists("/usr/sbin/ovs-vswitchd")
+
+
+def ready_line(cfg: Config) -> str:
+    return (f"netledger ready: API http://{cfg.api_host}:{cfg.api_port}/v2.0  NATS {cfg.effective_nats_url}  "
+            f"projection {os.path.abspath(cfg.effective_db_path)}  logs {_paths(cfg)['log']}")
+
+
+def wait_api(cfg: Config, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{cfg.api_host}:{cfg.api_port}/", timeout=1) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def up(cfg: Config, *, detach: bool = False, l2: bool = True) -> None:
+    paths = _paths(cfg)
+    os.makedirs(paths["log"], exist_ok=True)
+    if detach:
+        return _detach(cfg, paths, l2)
+    cfg.var_dir = paths["var"]
+    os.environ["NETLEDGER_VAR_DIR"] = paths["var"]
+    _Supervisor(cfg, paths, l2).run()
+
+
+def _detach(cfg: Config, paths: dict, l2: bool) -> None:
+    if _running_pid(paths["pid"]):
+        sys.stdout.write(f"netledger is already running (pid {_running_pid(paths['pid'])})\n" + ready_line(cfg) + "\n")
+        return
+    args = [sys.executable, "-m", "netledger.cli"] + (["--nats", cfg.nats_url] if cfg.nats_url else []) + ["up"]
+    args += [] if l2 else ["--no-l2"]
+    with open(os.path.join(paths["log"], "up.log"), "ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True,
+                                env={**os.environ, "NETLEDGER_VAR_DIR": paths["var"]})
+    with open(paths["pid"], "w") as fh:
+        fh.write(str(proc.pid))
+    if not wait_api(cfg):
+        raise SystemExit(f"netledger did not become ready; see {paths['log']}")
+    sys.stdout.write(ready_line(cfg) + "\n")
+
+
+def _running_pid(pid_path: str) -> int | None:
+    try:
+        pid = int(open(pid_path).read().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def down(cfg: Config) -> None:
+    paths = _paths(cfg)
+    pid = _running_pid(paths["pid"])
+    if not pid:
+        sys.stdout.write("netledger is not running\n")
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(150):
+        if not _running_pid(paths["pid"]):
+            break
+        time.sleep(0.1)
+    os.unlink(paths["pid"])
+    sys.stdout.write(f"netledger stopped (pid {pid})\n")
+
+
+class _Supervisor:
+    """Starts the children, restarts any that dies (with backoff), stops all on SIGTERM."""
+
+    def __init__(self, cfg: Config, paths: dict, l2: bool) -> None:
+        self.cfg, self.paths, self.l2 = cfg, paths, l2
+        self.nats: subprocess.Popen | None = None
+        self.children: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def _start(self, name: str, cmd: list[str]) -> None:
+        out = open(os.path.join(self.paths["log"], f"{name}.log"), "ab")
+        self.children[name] = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+        log.info("started", service=name, pid=self.children[name].pid)
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self._stop())
+        signal.signal(signal.SIGINT, lambda *_: self._stop())
+        if self.cfg.embedded_nats:
+            self.nats = nats_deploy.start(workdir=self.paths["nats"], port=self.cfg.nats_port,
+                                          sync_always=self.cfg.nats_sync_always,
+                                          log_path=os.path.join(self.paths["log"], "nats.log"))
+            log.info("started", service="nats-server", pid=self.nats.pid, url=self.cfg.effective_nats_url)
+        cmds = _service_cmds(self.cfg, self.l2)
+        for name, cmd in cmds.items():
+            self._start(name, cmd)
+        if wait_api(self.cfg):
+            log.info("ready", line=ready_line(self.cfg))
+            sys.stdout.write(ready_line(self.cfg) + "\n")
+            sys.stdout.flush()
+        backoff: dict[str, float] = {}
+        while not self.stopping:
+            time.sleep(0.5)
+            for name, proc in list(self.children.items()):
+                if proc.poll() is not None and not self.stopping:
+                    delay = min(backoff.get(name, 0.5) * 2, 30)
+                    backoff[name] = delay
+                    log.warning("service exited; restarting", service=name, code=proc.returncode, delay=delay)
+                    time.sleep(delay)
+                    self._start(name, cmds[name])
+
+    def _stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        for name, proc in reversed(list(self.children.items())):
+            proc.terminate()
+        for proc in self.children.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self.nats:
+            self.nats.terminate()
+            self.nats.wait(timeout=10)
+        log.info("stopped")

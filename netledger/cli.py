@@ -1,0 +1,139 @@
+"""The ``netledger`` command: one entry point for every service and tool."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from netledger import config as config_mod
+from netledger import logs
+
+
+def _cfg(args) -> config_mod.Config:
+    return config_mod.load(getattr(args, "config", None), nats_url=getattr(args, "nats", None),
+                           prefix=getattr(args, "prefix", None))
+
+
+def _run(coro) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    try:
+        asyncio.run(coro)
+    except KeyboardInterrupt:
+        pass
+
+
+def cmd_api(args) -> None:
+    from netledger.services.api.app import serve
+
+    logs.setup("api")
+    cfg = _cfg(args)
+    if args.port:
+        cfg.api_port = args.port
+    if args.db:
+        cfg.db_path = args.db
+    _run(serve(cfg))
+
+
+def cmd_topology(args) -> None:
+    from netledger.services.topology.service import serve
+
+    logs.setup("topology")
+    cfg = _cfg(args)
+    if args.name:
+        cfg.projection_name = args.name
+    if args.db:
+        cfg.db_path = args.db
+    _run(serve(cfg))
+
+
+def cmd_rebuild(args) -> None:
+    from netledger.services.topology.service import dumps, print_progress, rebuild
+
+    logs.setup("rebuild")
+    figures = asyncio.run(rebuild(_cfg(args), args.db, progress=print_progress))
+    sys.stdout.write(dumps(figures) + "\n")
+
+
+def cmd_tail(args) -> None:
+    from netledger.tools.tail import tail
+
+    logs.setup("tail")
+    _run(tail(_cfg(args), subject=args.subject, since=args.since, follow=not args.no_follow,
+              stream_key=args.stream))
+
+
+def cmd_up(args) -> None:
+    from netledger.deploy.allinone import up
+
+    logs.setup("up")
+    up(_cfg(args), detach=args.detach, l2=not args.no_l2)
+
+
+def cmd_down(args) -> None:
+    from netledger.deploy.allinone import down
+
+    logs.setup("up")
+    down(_cfg(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="netledger", description=__doc__)
+    p.add_argument("--config", help="TOML config file (default: ./netledger.toml, /etc/netledger/netledger.toml)")
+    p.add_argument("--nats", help="NATS URL(s), comma separated (default: embedded server)")
+    p.add_argument("--prefix", help="subject prefix (default nl)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("up", help="start the all-in-one (embedded NATS, topology, API, L2 worker)")
+    s.add_argument("--detach", action="store_true", help="return once ready; stop with `netledger down`")
+    s.add_argument("--no-l2", action="store_true", help="do not start a local L2 worker")
+    s.set_defaults(func=cmd_up)
+    s = sub.add_parser("down", help="stop a detached all-in-one")
+    s.set_defaults(func=cmd_down)
+
+    s = sub.add_parser("api", help="run the Neutron v2.0 API server")
+    s.add_argument("--port", type=int)
+    s.add_argument("--db", help="projection database to read")
+    s.set_defaults(func=cmd_api)
+
+    s = sub.add_parser("topology", help="run the projection (events -> SQLite)")
+    s.add_argument("--name", help="projection name (one durable consumer and database per name)")
+    s.add_argument("--db", help="database path")
+    s.set_defaults(func=cmd_topology)
+
+    s = sub.add_parser("projection", help="projection tools")
+    psub = s.add_subparsers(dest="pcmd", required=True)
+    r = psub.add_parser("rebuild", help="fold the whole stream into a fresh database")
+    r.add_argument("--db", required=True, help="path of the new database (must not exist)")
+    r.set_defaults(func=cmd_rebuild)
+
+    s = sub.add_parser("events", help="event tools")
+    esub = s.add_subparsers(dest="ecmd", required=True)
+    t = esub.add_parser("tail", help="print events as they are committed")
+    t.add_argument("--subject", default=None, help="subject filter, e.g. 'nl.evt.port.>'")
+    t.add_argument("--since", type=int, default=0, help="start at this sequence (default: new events only)")
+    t.add_argument("--no-follow", action="store_true", help="stop at the current end of the stream")
+    t.add_argument("--stream", choices=["events", "status", "dlq"], default="events")
+    t.set_defaults(func=cmd_tail)
+
+    try:
+        from netledger.services.l2.cli import add_subcommands
+    except ImportError:
+        pass
+    else:
+        add_subcommands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The Neutron v2.0 HTTP API (aiohttp): routes, middleware and process start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+
+import structlog
+from aiohttp import web
+
+from netledger.config import Config, segment_config
+from netledger.errors import MethodNotAllowed, NeutronError, NotFound, RequestEntityTooLarge
+from netledger.libs import bus as busmod
+from netledger.libs.events.subjects import Subjects
+from netledger.services.topology import store as topo_store
+
+from . import discovery, handlers_agent, handlers_network, handlers_port, handlers_subnet, janitor, tags
+from .claims_view import ReaderAgents, ReaderClaims
+from .common import json_response
+from .context import context_from_headers
+from .position import Position
+from .services import Services
+from .store import Reader
+from .writer import Writer
+
+log = structlog.get_logger("api")
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler):
+    cfg: Config = request.app["cfg"]
+    ctx = context_from_headers(request.headers, default_project=cfg.default_project,
+                               default_admin=cfg.noauth_default_admin)
+    request["ctx"] = ctx
+    structlog.contextvars.bind_contextvars(request_id=ctx.request_id)
+    start = time.perf_counter()
+    try:
+        response = await _guarded(request, handler)
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    response.headers["X-Openstack-Request-Id"] = ctx.request_id
+    log.debug("request", method=request.method, path=request.path, status=response.status,
+              ms=round((time.perf_counter() - start) * 1000, 2), request_id=ctx.request_id)
+    return response
+
+
+async def _guarded(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except NeutronError as exc:
+        return json_response(exc.body(), status=exc.status)
+    except web.HTTPRequestEntityTooLarge:
+        err = RequestEntityTooLarge("Request body is too large")
+        return json_response(err.body(), status=err.status)
+    except web.HTTPMethodNotAllowed:
+        err = MethodNotAllowed(f"Method {request.method} is not allowed on {request.path}")
+        return json_response(err.body(), status=err.status)
+    except web.HTTPNotFound:
+        err = NotFound("The resource could not be found.")
+        return json_response(err.body(), status=err.status)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error", method=request.method, path=request.path)
+        body = {"NeutronError": {"type": "HTTPInternalServerError", "detail": "",
+                                 "message": "Request Failed: internal server error while processing your request."}}
+        return json_response(body, status=500)
+
+
+def routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/", discovery.versions)
+    for root in ("/v2.0", "/v2.0/"):
+        r.add_get(root, discovery.v2_root)
+    r.add_get("/v2.0/extensions", discovery.extensions)
+    r.add_get("/v2.0/extensions/{alias}", discovery.extension)
+    for coll, mod in (("networks", handlers_network), ("subnets", handlers_subnet), ("ports", handlers_port)):
+        r.add_get(f"/v2.0/{coll}", mod.index)
+        r.add_post(f"/v2.0/{coll}", mod.create)
+        r.add_get(f"/v2.0/{coll}/{{id}}", mod.get)
+        r.add_put(f"/v2.0/{coll}/{{id}}", mod.update)
+        r.add_delete(f"/v2.0/{coll}/{{id}}", mod.delete)
+    tag_base = "/v2.0/{collection:networks|subnets|ports}/{id}/tags"
+    r.add_get(tag_base, tags.get_all)
+    r.add_put(tag_base, tags.replace_all)
+    r.add_delete(tag_base, tags.delete_all)
+    r.add_get(tag_base + "/{tag}", tags.get_one)
+    r.add_put(tag_base + "/{tag}", tags.add_one)
+    r.add_delete(tag_base + "/{tag}", tags.delete_one)
+    r.add_get("/v2.0/agents", handlers_agent.index)
+    r.add_get("/v2.0/agents/{id}", handlers_agent.get)
+
+
+async def build_services(cfg: Config) -> Services:
+    subjects = Subjects(cfg.prefix)
+    bus = await busmod.connect(cfg.effective_nats_url, name="netledger-api", subjects=subjects,
+                               user=cfg.nats_user or None, password=cfg.nats_password or None,
+                               creds=cfg.nats_creds or None)
+    await busmod.ensure_streams(bus)
+    db_path = cfg.effective_db_path
+    os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
+    topo_store.create_schema(topo_store.open_db(db_path))  # idempotent; topology owns the rows
+    reader = Reader(db_path)
+    position = Position(reader)
+    await position.start(bus.nc, subjects.projection_position(cfg.projection_name))
+    return Services(cfg=cfg, bus=bus, reader=reader, position=position, writer=Writer(bus, position),
+                    claims=ReaderClaims(reader), agents=ReaderAgents(reader, cfg.agent_down_time),
+                    segcfg=segment_config(cfg), rng=random.Random(os.urandom(16)))
+
+
+def make_app(cfg: Config, svc: Services) -> web.Application:
+    app = web.Application(middlewares=[context_middleware], client_max_size=cfg.max_body_bytes)
+    app["cfg"] = cfg
+    app["svc"] = svc
+    routes(app)
+    return app
+
+
+async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
+    svc = await build_services(cfg)
+    app = make_app(cfg, svc)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, cfg.api_host, cfg.api_port, reuse_port=True)
+    await site.start()
+    sweeper = asyncio.create_task(janitor.run(svc))
+    log.info("api listening", host=cfg.api_host, port=cfg.api_port, db=cfg.effective_db_path)
+    if ready:
+        ready.set()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        sweeper.cancel()
+        await runner.cleanup()
+        await svc.bus.nc.close()

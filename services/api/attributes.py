@@ -1,0 +1,202 @@
+"""Request attribute rules per resource, as neutron-lib's attribute maps define them.
+
+``validate_body`` checks the envelope (``{"port": {...}}``), rejects unknown and
+read-only attributes and converts values, raising Neutron's 400s. It is pure.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from netledger.errors import BadRequest, InvalidInput
+
+MISSING = object()
+
+
+def to_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise InvalidInput(f"'{value}' is not a valid boolean value")
+
+
+def to_str(max_len: int = 255) -> Callable[[Any, str], str]:
+    def conv(value: Any, name: str) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise InvalidInput(f"'{value}' is not a valid string")
+        if len(value) > max_len:
+            raise InvalidInput(f"'{value[:40]}...' exceeds maximum length of {max_len}")
+        return value
+    return conv
+
+
+def to_uuid(value: Any, name: str) -> str:
+    try:
+        return str(uuid.UUID(str(value))) if isinstance(value, str) else _bad_uuid(value)
+    except ValueError:
+        return _bad_uuid(value)
+
+
+def _bad_uuid(value: Any) -> str:
+    raise InvalidInput(f"'{value}' is not a valid UUID")
+
+
+def to_int(lo: int | None = None, hi: int | None = None) -> Callable[[Any, str], int]:
+    def conv(value: Any, name: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise InvalidInput(f"'{value}' is not an integer")
+        try:
+            ivalue = int(value)
+        except ValueError:
+            raise InvalidInput(f"'{value}' is not an integer") from None
+        if (lo is not None and ivalue < lo) or (hi is not None and ivalue > hi):
+            raise InvalidInput(f"'{ivalue}' is not in range {lo} through {hi}")
+        return ivalue
+    return conv
+
+
+def to_dict(value: Any, name: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"'{value}' is not a dictionary")
+    return value
+
+
+def to_list(value: Any, name: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(f"'{value}' is not a list")
+    return value
+
+
+def to_str_list(value: Any, name: str) -> list[str]:
+    items = to_list(value, name)
+    if not all(isinstance(i, str) for i in items):
+        raise InvalidInput(f"'{value}' is not a list of strings")
+    return items
+
+
+def passthrough(value: Any, name: str) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Attr:
+    convert: Callable[[Any, str], Any] = passthrough
+    create: bool = True
+    update: bool = True
+    default: Any = MISSING          # MISSING: optional with no default; REQUIRED: must be given
+    admin_only: bool = False
+
+
+REQUIRED = object()
+READ_ONLY = Attr(create=False, update=False)
+TENANT = Attr(to_str(255), update=False)
+
+COMMON = {
+    "id": READ_ONLY, "tenant_id": TENANT, "project_id": TENANT,
+    "name": Attr(to_str(255), default=""), "description": Attr(to_str(255), default=""),
+    "created_at": READ_ONLY, "updated_at": READ_ONLY, "revision_number": READ_ONLY,
+    "tags": READ_ONLY, "status": READ_ONLY,
+}
+
+NETWORK = {
+    **COMMON,
+    "admin_state_up": Attr(to_bool, default=True),
+    "shared": Attr(to_bool, default=False, admin_only=True),
+    "mtu": Attr(to_int(68, 65535)),
+    "port_security_enabled": Attr(to_bool, default=True),
+    "router:external": Attr(to_bool, default=False, admin_only=True),
+    "provider:network_type": Attr(to_str(32), update=False, admin_only=True),
+    "provider:physical_network": Attr(to_str(64), update=False, admin_only=True),
+    "provider:segmentation_id": Attr(to_int(0, 2**24), update=False, admin_only=True),
+    "availability_zone_hints": Attr(to_str_list, update=False, default=[]),
+    "subnets": READ_ONLY, "availability_zones": READ_ONLY, "l2_adjacency": READ_ONLY,
+    "ipv4_address_scope": READ_ONLY, "ipv6_address_scope": READ_ONLY,
+}
+
+SUBNET = {
+    **COMMON,
+    "network_id": Attr(to_uuid, update=False, default=REQUIRED),
+    "ip_version": Attr(passthrough, update=False, default=REQUIRED),
+    "cidr": Attr(passthrough, update=False),
+    "prefixlen": Attr(passthrough, update=False),
+    "subnetpool_id": Attr(passthrough, update=False),
+    "use_default_subnetpool": Attr(passthrough, update=False),
+    "gateway_ip": Attr(passthrough),
+    "allocation_pools": Attr(passthrough),
+    "dns_nameservers": Attr(passthrough),
+    "host_routes": Attr(passthrough),
+    "enable_dhcp": Attr(to_bool, default=True),
+    "ipv6_ra_mode": Attr(passthrough, update=False),
+    "ipv6_address_mode": Attr(passthrough, update=False),
+    "service_types": Attr(to_str_list, default=[]),
+    "segment_id": Attr(passthrough, update=False),
+}
+
+PORT = {
+    **COMMON,
+    "network_id": Attr(to_uuid, update=False, default=REQUIRED),
+    "admin_state_up": Attr(to_bool, default=True),
+    "mac_address": Attr(to_str(32)),
+    "fixed_ips": Attr(to_list),
+    "device_id": Attr(to_str(255), default=""),
+    "device_owner": Attr(to_str(255), default=""),
+    "binding:host_id": Attr(to_str(255), default=""),
+    "binding:profile": Attr(to_dict, default={}),
+    "binding:vnic_type": Attr(to_str(64), default="normal"),
+    "binding:vif_type": READ_ONLY, "binding:vif_details": READ_ONLY,
+    "port_security_enabled": Attr(to_bool),
+    "security_groups": Attr(to_str_list),
+    "allowed_address_pairs": Attr(to_list, default=[]),
+}
+
+VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder",
+              "smart-nic", "vdpa", "remote-managed")
+
+SPECS = {"network": NETWORK, "subnet": SUBNET, "port": PORT}
+
+
+def validate_body(kind: str, body: Any, *, create: bool, is_admin: bool) -> dict:
+    """Return the converted attributes the client sent (defaults filled on create)."""
+    if not isinstance(body, dict) or not isinstance(body.get(kind), dict) or len(body) != 1:
+        raise BadRequest(f"Resource body required: expected an object with the single key '{kind}'.")
+    spec = SPECS[kind]
+    given = body[kind]
+    unknown = sorted(set(given) - set(spec))
+    if unknown:
+        raise BadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        rule = spec[name]
+        allowed = rule.create if create else rule.update
+        if not allowed:
+            raise BadRequest(f"Attribute '{name}' not allowed in {'POST' if create else 'PUT'}")
+        if rule.admin_only and not is_admin:
+            _admin_only(kind, name, create)
+        out[name] = rule.convert(value, name)
+    if create:
+        for name, rule in spec.items():
+            if name in out:
+                continue
+            if rule.default is REQUIRED:
+                raise BadRequest(f"Failed to parse request. Required attribute '{name}' not specified")
+            if rule.default is not MISSING:
+                out[name] = rule.default
+    return out
+
+
+def _admin_only(kind: str, name: str, create: bool):
+    from netledger.errors import Forbidden
+
+    action = "create" if create else "update"
+    raise Forbidden(f"({'rule:'}{action}_{kind}:{name}) is disallowed by policy", type="PolicyNotAuthorized")

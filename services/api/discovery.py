@@ -1,0 +1,68 @@
+"""Version and extension discovery (only what is really implemented is listed)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from netledger.errors import NotFound
+
+from .common import json_response
+
+UPDATED = "2026-11-29T00:00:00-00:00"
+EXTENSIONS = {
+    "standard-attr-description": "Extension to add descriptions to standard attributes",
+    "standard-attr-revisions": "This extension will display the revision number of neutron resources",
+    "standard-attr-timestamp": "Adds created_at and updated_at fields to all Neutron resources",
+    "standard-attr-tag": "Enables to set tag on resources with standard attribute.",
+    "project-id": "Extension that indicates that project_id is enabled.",
+    "revision-if-match": "Extension indicating that If-Match based on revision_number is supported.",
+    "pagination": "Extension that indicates that pagination is enabled.",
+    "sorting": "Extension that indicates that sorting is enabled.",
+    "filter-validation": "Provides validation on filtering parameters.",
+    "binding": "Expose port bindings of a virtual port to external application",
+    "provider": "Expose mapping of virtual networks to physical networks",
+    "external-net": "Adds external network attribute to network resource.",
+    "port-security": "Provides port security",
+    "allowed-address-pairs": "Provides allowed address pairs",
+    "net-mtu": "Provides MTU attribute for a network resource.",
+    "net-mtu-writable": "Provides a writable MTU attribute for a network resource.",
+    "network_availability_zone": "Availability zone support for network.",
+}
+NAMES = {
+    "standard-attr-description": "standard-attr-description", "standard-attr-revisions": "Resource revision numbers",
+    "standard-attr-timestamp": "Resource timestamps", "standard-attr-tag": "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip",
+    "project-id": "project_id field enabled", "revision-if-match": "If-Match constraints based on revision_number",
+    "pagination": "Pagination support", "sorting": "Sorting support", "filter-validation": "Filter parameters validation",
+    "binding": "Port Binding", "provider": "Provider Network", "external-net": "Neutron external network",
+    "port-security": "Port Security", "allowed-address-pairs": "Allowed Address Pairs", "net-mtu": "Network MTU",
+    "net-mtu-writable": "Network MTU (writable)", "network_availability_zone": "Network Availability Zone",
+}
+COLLECTIONS = [("network", "networks"), ("subnet", "subnets"), ("port", "ports"), ("agent", "agents")]
+
+
+def _ext(alias: str) -> dict:
+    return {"name": NAMES.get(alias, alias), "alias": alias, "description": EXTENSIONS[alias],
+            "updated": UPDATED, "links": []}
+
+
+async def versions(request: web.Request) -> web.Response:
+    base = f"{request.scheme}://{request.host}"
+    return json_response({"versions": [{"id": "v2.0", "status": "CURRENT",
+                                        "links": [{"href": f"{base}/v2.0/", "rel": "self"}]}]})
+
+
+async def v2_root(request: web.Request) -> web.Response:
+    base = f"{request.scheme}://{request.host}/v2.0"
+    return json_response({"resources": [
+        {"name": n, "collection": c, "links": [{"href": f"{base}/{c}", "rel": "self"}]} for n, c in COLLECTIONS]})
+
+
+async def extensions(request: web.Request) -> web.Response:
+    return json_response({"extensions": [_ext(a) for a in sorted(EXTENSIONS)]})
+
+
+async def extension(request: web.Request) -> web.Response:
+    alias = request.match_info["alias"]
+    if alias not in EXTENSIONS:
+        raise NotFound(f"Extension with alias {alias} does not exist", type="HTTPNotFound")
+    return json_response({"extension": _ext(alias)})

@@ -1,0 +1,77 @@
+"""HTTP handlers for /v2.0/networks."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .attributes import NETWORK, validate_body
+from .common import check_if_match, json_response, list_response, new_resource_id, read_json, show
+from .deciders import network as decide
+from .writer import run_with_retries
+
+ATTRS = frozenset(NETWORK) | {"subnets"}
+
+
+def _svc(request):
+    return request.app["svc"]
+
+
+async def create(request: web.Request) -> web.Response:
+    from .bulk import create_bulk
+
+    ctx, svc = request["ctx"], _svc(request)
+    body = await read_json(request)
+    if isinstance(body, dict) and "networks" in body:
+        return await create_bulk(request, "network", body)
+    req = validate_body("network", body, create=True, is_admin=ctx.is_admin)
+    net_id = new_resource_id(ctx, "network")
+    existing = svc.reader.row("networks_v", net_id)
+    if existing is None:
+        await run_with_retries(lambda: plan_create(svc, ctx, req, net_id), svc.writer, ctx)
+    body, _ = svc.reader.get("network", net_id, None)
+    return json_response({"network": body}, status=201)
+
+
+def plan_create(svc, ctx, req, net_id):
+    return decide.decide_create(ctx, req, network_id=net_id, subjects=svc.subjects, segcfg=svc.segcfg,
+                                held_segments=svc.held_segments, rng=svc.rng)
+
+
+async def get(request: web.Request) -> web.Response:
+    ctx, svc = request["ctx"], _svc(request)
+    body, _ = svc.reader.get("network", request.match_info["id"], ctx.scope(), shared_ok=True)
+    return show(body, request, "network")
+
+
+async def index(request: web.Request) -> web.Response:
+    return list_response(request, _svc(request).reader, "network", "networks", ATTRS, shared_visible=True)
+
+
+async def update(request: web.Request) -> web.Response:
+    ctx, svc = request["ctx"], _svc(request)
+    changes = validate_body("network", await read_json(request), create=False, is_admin=ctx.is_admin)
+    net_id = request.match_info["id"]
+
+    def plan():
+        cur, seq = svc.reader.get("network", net_id, ctx.scope())
+        check_if_match(request, cur)
+        return decide.decide_update(ctx, cur, seq, changes, subjects=svc.subjects)
+
+    await run_with_retries(plan, svc.writer, ctx)
+    body, _ = svc.reader.get("network", net_id, None)
+    return json_response({"network": body})
+
+
+async def delete(request: web.Request) -> web.Response:
+    ctx, svc = request["ctx"], _svc(request)
+    net_id = request.match_info["id"]
+
+    def plan():
+        cur, _ = svc.reader.get("network", net_id, ctx.scope())
+        check_if_match(request, cur)
+        head, held = svc.reader.mac_claims_head(net_id)
+        return decide.decide_delete(ctx, cur, mac_head=head, macs_held=held,
+                                    seg_claims=svc.segment_claims_of(net_id), subjects=svc.subjects)
+
+    await run_with_retries(plan, svc.writer, ctx)
+    return web.Response(status=204)

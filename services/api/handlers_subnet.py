@@ -1,0 +1,89 @@
+"""HTTP handlers for /v2.0/subnets."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from netledger.errors import NotFound
+
+from .attributes import SUBNET, validate_body
+from .common import check_if_match, json_response, list_response, new_resource_id, read_json, show
+from .deciders import subnet as decide
+from .writer import run_with_retries
+
+ATTRS = frozenset(SUBNET)
+
+
+def _svc(request):
+    return request.app["svc"]
+
+
+def visible_network(svc, ctx, network_id: str) -> tuple[dict, int]:
+    """The network a subnet/port goes on: own project, shared, or any for admins."""
+    try:
+        net, _ = svc.reader.get("network", network_id, ctx.scope(), shared_ok=True)
+    except NotFound:
+        raise NotFound(f"Network {network_id} could not be found.", type="NetworkNotFound") from None
+    return net, svc.reader.network_tree_seq(network_id)
+
+
+async def create(request: web.Request) -> web.Response:
+    from .bulk import create_bulk
+
+    ctx, svc = request["ctx"], _svc(request)
+    body = await read_json(request)
+    if isinstance(body, dict) and "subnets" in body:
+        return await create_bulk(request, "subnet", body)
+    req = validate_body("subnet", body, create=True, is_admin=ctx.is_admin)
+    subnet_id = new_resource_id(ctx, "subnet")
+    if svc.reader.row("subnets_v", subnet_id) is None:
+        await run_with_retries(lambda: plan_create(svc, ctx, req, subnet_id), svc.writer, ctx)
+    body, _ = svc.reader.get("subnet", subnet_id, None)
+    return json_response({"subnet": body}, status=201)
+
+
+def plan_create(svc, ctx, req, subnet_id):
+    net, tree_seq = visible_network(svc, ctx, req["network_id"])
+    if net["project_id"] != ctx.project_id and not ctx.is_admin:
+        raise NotFound(f"Network {net['id']} could not be found.", type="NetworkNotFound")
+    return decide.decide_create(ctx, req, subnet_id=subnet_id, network=net, tree_seq=tree_seq,
+                                network_subnets=svc.reader.subnets_of(net["id"]), subjects=svc.subjects)
+
+
+async def get(request: web.Request) -> web.Response:
+    ctx, svc = request["ctx"], _svc(request)
+    body, _ = svc.reader.get("subnet", request.match_info["id"], ctx.scope())
+    return show(body, request, "subnet")
+
+
+async def index(request: web.Request) -> web.Response:
+    return list_response(request, _svc(request).reader, "subnet", "subnets", ATTRS)
+
+
+async def update(request: web.Request) -> web.Response:
+    ctx, svc = request["ctx"], _svc(request)
+    changes = validate_body("subnet", await read_json(request), create=False, is_admin=ctx.is_admin)
+    sid = request.match_info["id"]
+
+    def plan():
+        cur, seq = svc.reader.get("subnet", sid, ctx.scope())
+        check_if_match(request, cur)
+        return decide.decide_update(ctx, cur, seq, changes, subjects=svc.subjects)
+
+    await run_with_retries(plan, svc.writer, ctx)
+    body, _ = svc.reader.get("subnet", sid, None)
+    return json_response({"subnet": body})
+
+
+async def delete(request: web.Request) -> web.Response:
+    ctx, svc = request["ctx"], _svc(request)
+    sid = request.match_info["id"]
+
+    def plan():
+        cur, _ = svc.reader.get("subnet", sid, ctx.scope())
+        check_if_match(request, cur)
+        return decide.decide_delete(ctx, cur, claims_head=svc.reader.ip_claims_head(sid),
+                                    held=svc.reader.count_held_ips(sid), subjects=svc.subjects)
+
+    await run_with_retries(plan, svc.writer, ctx)
+    return web.Response(status=204)

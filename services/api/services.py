@@ -1,0 +1,47 @@
+"""The API process's collaborators, built once at start-up."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from netledger.config import Config
+from netledger.libs.bus import Bus
+
+from .claims_view import ReaderAgents, ReaderClaims
+from .deciders.segments import SegmentConfig
+from .position import Position
+from .store import Reader
+from .writer import Writer
+
+
+@dataclass
+class Services:
+    cfg: Config
+    bus: Bus
+    reader: Reader
+    position: Position
+    writer: Writer
+    claims: ReaderClaims
+    agents: ReaderAgents
+    segcfg: SegmentConfig
+    rng: random.Random
+
+    @property
+    def subjects(self):
+        return self.bus.subjects
+
+    def held_segments(self, network_type: str, physnet: str) -> dict[int, tuple[bool, int]]:
+        rows = self.reader.conn.execute(
+            "SELECT segmentation_id, held, seq FROM segment_claims WHERE network_type = ? AND physical_network = ?",
+            [network_type, physnet or ""])
+        return {r[0]: (bool(r[1]), r[2]) for r in rows}
+
+    def segment_claims_of(self, network_id: str):
+        from netledger.libs.events.network import Segment
+
+        rows = self.reader.conn.execute(
+            "SELECT network_type, physical_network, segmentation_id, seq FROM segment_claims "
+            "WHERE owner = ? AND held = 1", [network_id])
+        return [(Segment(network_type=r[0], physical_network=r[1] or None, segmentation_id=r[2]), r[3])
+                for r in rows]

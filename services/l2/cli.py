@@ -1,0 +1,98 @@
+"""CLI pieces: ``l2-agent`` and ``port plug|unplug`` (``add_subcommands(subparsers)``).
+
+Standalone: ``python -m netledger.services.l2.cli l2-agent --host H ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import urllib.request
+
+from netledger.services.l2.config import AgentConfig, parse_bridge_mappings
+
+
+def add_subcommands(subparsers) -> None:
+    p = subparsers.add_parser("l2-agent", help="run a host's L2 worker until SIGTERM")
+    p.add_argument("--host", required=True)
+    p.add_argument("--backend", default="ovs", help="ovs|openvswitch (linuxbridge: later)")
+    p.add_argument("--nats", default="nats://127.0.0.1:4222")
+    p.add_argument("--prefix", default="nl")
+    p.add_argument("--ovsdb", default="unix:/var/run/openvswitch/db.sock")
+    p.add_argument("--ovs-rundir", default="", help="dir of <bridge>.mgmt (default: ovsdb's dir)")
+    p.add_argument("--tunnel-ip", default="")
+    p.add_argument("--bridge-mappings", default="", help="physnet1:br-ex[,physnet2:br-x]")
+    p.add_argument("--resync-interval", type=float, default=10.0)
+    p.set_defaults(func=_l2_agent)
+
+    port = subparsers.add_parser("port", help="plug/unplug an instance (what os-vif does)")
+    sub = port.add_subparsers(dest="port_cmd", required=True)
+    plug = sub.add_parser("plug")
+    _port_args(plug)
+    plug.add_argument("--mac", default="", help="default: GET <api>/v2.0/ports/<id>")
+    plug.add_argument("--api", default="http://127.0.0.1:9696")
+    plug.add_argument("--network-mtu", type=int, default=0, help="default: the network's MTU, else 1450")
+    plug.set_defaults(func=_plug)
+    unplug = sub.add_parser("unplug")
+    _port_args(unplug)
+    unplug.set_defaults(func=_unplug)
+
+
+def _port_args(p) -> None:
+    p.add_argument("port")
+    p.add_argument("--netns", required=True, help="the instance namespace")
+    p.add_argument("--host", default="", help="informational (the host the port is bound to)")
+    p.add_argument("--host-netns", default="", help="namespace of the simulated host (default: ours)")
+    p.add_argument("--ovsdb", default="unix:/var/run/openvswitch/db.sock")
+    p.add_argument("--bridge", default="br-int")
+
+
+def _l2_agent(args) -> int:
+    from netledger import logs
+    from netledger.services.l2.agent import run_agent
+
+    logs.setup("l2-agent")
+    cfg = AgentConfig(host=args.host, backend=args.backend, tunnel_ip=args.tunnel_ip,
+                      bridge_mappings=parse_bridge_mappings(args.bridge_mappings), ovsdb=args.ovsdb,
+                      ovs_rundir=args.ovs_rundir, resync_interval=args.resync_interval)
+    asyncio.run(run_agent(cfg, nats_url=args.nats, prefix=args.prefix))
+    return 0
+
+
+def _api_get(api: str, path: str) -> dict:
+    with urllib.request.urlopen(f"{api.rstrip('/')}{path}", timeout=10) as resp:
+        return json.load(resp)
+
+
+def _plug(args) -> int:
+    from netledger.services.l2.driver_plug import PlugSpec, plug
+
+    mac, mtu = args.mac, args.network_mtu
+    if not mac:
+        port = _api_get(args.api, f"/v2.0/ports/{args.port}")["port"]
+        mac = port["mac_address"]
+        if not mtu:
+            mtu = _api_get(args.api, f"/v2.0/networks/{port['network_id']}")["network"].get("mtu") or 0
+    spec = PlugSpec(port_id=args.port, netns=args.netns, mac=mac, mtu=mtu or 1450,
+                    host_netns=args.host_netns, ovsdb=args.ovsdb, bridge=args.bridge)
+    print(plug(spec))
+    return 0
+
+
+def _unplug(args) -> int:
+    from netledger.services.l2.driver_plug import unplug
+
+    unplug(args.port, args.netns, host_netns=args.host_netns, ovsdb=args.ovsdb, bridge=args.bridge)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="netledger-l2")
+    add_subcommands(ap.add_subparsers(dest="cmd", required=True))
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""The topology service: pull events, fold them into SQLite, announce the position.
+
+One durable pull consumer per stream and per projection name. A batch of messages is
+folded inside one transaction together with the new stream position, then acked
+(AckAll on the last one). After the commit the position is announced on core NATS so
+API processes waiting for read-your-writes wake up at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import nats.errors
+import structlog
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from netledger.libs.bus import Bus
+from netledger.libs.events import codec
+
+from . import store
+from .evolve.dispatch import evolve
+
+log = structlog.get_logger("topology")
+
+BATCH = 1000
+
+
+class Folder:
+    """Folds raw messages of one stream into the projection (the pure part driven here)."""
+
+    def __init__(self, projection: store.Projection, stream_key: str, bus: Bus | None, consumer: str) -> None:
+        self.proj = projection
+        self.stream_key = stream_key
+        self.bus = bus
+        self.consumer = consumer
+        self.position = store.position(projection.db, stream_key)
+        self.parked: list[tuple[int, bytes, str]] = []
+
+    def fold_batch(self, items: list[tuple[int, bytes]]) -> int:
+        """Fold (seq, data) pairs in one transaction; returns the new position."""
+        fresh = [(s, d) for s, d in items if s > self.position]
+        if not fresh:
+            return self.position
+        self.proj.begin()
+        try:
+            for seq, data in fresh:
+                self._fold_one(seq, data)
+            last = fresh[-1][0]
+            self.proj.commit(self.stream_key, last)
+        except BaseException:
+            self.proj.rollback()
+            raise
+        self.position = last
+        return last
+
+    def _fold_one(self, seq: int, data: bytes) -> None:
+        try:
+            env = codec.decode(data)
+        except codec.PoisonMessage as exc:
+            # Park it and go on: one bad message must not stop the projection.
+            self.parked.append((seq, data, str(exc)))
+            log.warning("poison message parked", seq=seq, reason=str(exc))
+            return
+        self.proj.apply(evolve(env, seq, self.proj.read, stream=self.stream_key))
+
+    async def flush_parked(self) -> None:
+        if not self.bus:
+            self.parked.clear()
+            return
+        while self.parked:
+            seq, data, reason = self.parked.pop(0)
+            headers = {"Nl-Dlq-Reason": reason[:500], "Nl-Dlq-Stream": self.stream_key,
+                       "Nl-Dlq-Seq": str(seq), "Nats-Msg-Id": f"dlq:{self.consumer}:{self.stream_key}:{seq}"}
+            await self.bus.js.publish(self.bus.subjects.dlq(self.consumer), data, headers=headers)
+
+
+async def ensure_consumer(bus: Bus, stream: str, durable: str, start: int):
+    """Bind to the durable consumer, recreating it if it disagrees with the DB position."""
+    js = bus.js
+    try:
+        info = await js.consumer_info(stream, durable)
+        if info.ack_floor.stream_seq != start:
+            await js.delete_consumer(stream, durable)
+            raise nats.js.errors.NotFoundError
+    except nats.js.errors.NotFoundError:
+        cfg = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.ALL, max_ack_pending=20000,
+                             ack_wait=60, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                             opt_start_seq=start + 1, inactive_threshold=None)
+        await js.add_consumer(stream, cfg)
+    return await js.pull_subscribe_bind(durable, stream=stream)
+
+
+async def run_stream(bus: Bus, db_path: str, name: str, stream_key: str,
+                     ready: asyncio.Event | None = None) -> None:
+    """Fold one stream forever (each stream gets its own connection to SQLite)."""
+    db = store.open_db(db_path)
+    store.create_schema(db)
+    folder = Folder(store.Projection(db), stream_key, bus, consumer=name)
+    stream = bus.stream_names[stream_key]
+    sub = await ensure_consumer(bus, stream, f"{name}_{stream_key}", folder.position)
+    announce = bus.subjects.projection_position(name)
+    log.info("folding", stream=stream, position=folder.position)
+    if ready:
+        ready.set()
+    while True:
+        try:
+            msgs = await sub.fetch(BATCH, timeout=5)
+        except (asyncio.TimeoutError, nats.errors.TimeoutError):
+            continue
+        except Exception as exc:  # server restart, consumer lost: back off, rebind
+            log.warning("fetch failed", error=repr(exc))
+            await asyncio.sleep(0.5)
+            try:
+                sub = await ensure_consumer(bus, stream, f"{name}_{stream_key}", folder.position)
+            except Exception as exc2:
+                log.warning("rebind failed", error=repr(exc2))
+            continue
+        items = [(m.metadata.sequence.stream, m.data) for m in msgs]
+        pos = folder.fold_batch(items)
+        structlog.contextvars.bind_contextvars(seq=pos)
+        await folder.flush_parked()
+        await msgs[-1].ack()
+        await bus.nc.publish(announce, json.dumps({"stream": stream_key, "seq": pos}).encode())
+        log.debug("folded", stream=stream_key, count=len(msgs), seq=pos)

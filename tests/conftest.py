@@ -1,0 +1,42 @@
+"""Session-wide real servers: one nats-server (JetStream, file storage) per test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+
+import pytest
+
+from netledger.deploy import nats as nats_deploy
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def nats_server():
+    """A real nats-server for the whole session; yields its URL. Stopped by pid."""
+    workdir = tempfile.mkdtemp(prefix="nl-nats-")
+    port = free_port()
+    proc = nats_deploy.start(workdir=workdir, port=port)
+    try:
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def prefix(request):
+    """A per-test subject prefix: tests share one server without seeing each other."""
+    import uuid
+
+    return "t" + uuid.uuid4().hex[:10]
