@@ -15,8 +15,8 @@ import msgspec
 from . import ipam
 from .store import Reader
 
-SMALL_POOL = 1 << 16
-INFLIGHT_S = 5.0
+SAMPLE_ROUNDS = 3
+INFLIGHT_S = 1.0
 
 
 class ReaderClaims:
@@ -32,26 +32,33 @@ class ReaderClaims:
 
     def _recent(self, subnet_id: str) -> set[str]:
         now = time.monotonic()
-        for key in [k for k, t in self.inflight.items() if t < now]:
-            del self.inflight[key]
+        if self.inflight and next(iter(self.inflight.values())) < now:
+            for key in [k for k, t in self.inflight.items() if t < now]:
+                del self.inflight[key]
         return {ip for (sid, ip) in self.inflight if sid == subnet_id}
 
     def free_ips(self, subnet: dict, count: int, rng: random.Random, exclude: set[str]) -> list[str]:
+        """Sample candidates and check them against the claims index; only when the pools
+        are nearly full does it load every held address (cost stays independent of pool
+        size on the common path)."""
         sid = subnet["id"]
-        avoid = set(exclude) | self._recent(sid)
-        if ipam.pool_size(subnet["allocation_pools"]) <= SMALL_POOL:
-            used = self.reader.held_ips(sid) | avoid
+        avoid = set(exclude)
+        recent = self._recent(sid)  # compared as strings: never parsed on this path
+        picked: list[str] = []
+        for _ in range(SAMPLE_ROUNDS):
             try:
-                picked = ipam.pick_free_ips(subnet, used, count, rng)
-            except Exception:
-                # In-flight picks may be what fills the pool: try once without them.
-                picked = ipam.pick_free_ips(subnet, self.reader.held_ips(sid) | set(exclude), count, rng)
-        else:
-            picked = []
-            while len(picked) < count:
                 cands = ipam.pick_free_ips(subnet, avoid | set(picked), count * 4, rng)
-                held = self.reader.held_ips(sid, cands)
-                picked += [c for c in cands if c not in held][: count - len(picked)]
+            except Exception:
+                break
+            held = self.reader.held_ips(sid, cands) | (recent & set(cands))
+            picked += [c for c in cands if c not in held][: count - len(picked)]
+            if len(picked) == count:
+                break
+            avoid |= held
+        if len(picked) < count:
+            # Dense pool: enumerate what is free (raises IpAddressGenerationFailure if none).
+            used = self.reader.held_ips(sid) | set(exclude)
+            picked = ipam.pick_free_ips(subnet, used, count, rng)
         deadline = time.monotonic() + INFLIGHT_S
         for ip in picked:
             self.inflight[(sid, ip)] = deadline

@@ -25,8 +25,7 @@ async def create(request: web.Request) -> web.Response:
         return await create_bulk(request, "network", body)
     req = validate_body("network", body, create=True, is_admin=ctx.is_admin)
     net_id = new_resource_id(ctx, "network")
-    existing = svc.reader.row("networks_v", net_id)
-    if existing is None:
+    if not ctx.idempotency_key or svc.reader.row("networks", net_id) is None:
         await run_with_retries(lambda: plan_create(svc, ctx, req, net_id), svc.writer, ctx)
     body, _ = svc.reader.get("network", net_id, None)
     return json_response({"network": body}, status=201)

@@ -26,7 +26,7 @@ async def create(request: web.Request) -> web.Response:
         return await create_bulk(request, "port", body)
     req = validate_body("port", body, create=True, is_admin=ctx.is_admin)
     port_id = new_resource_id(ctx, "port")
-    if svc.reader.row("ports_v", port_id) is None:
+    if not ctx.idempotency_key or svc.reader.row("ports", port_id) is None:
         await run_with_retries(lambda: plan_create(svc, ctx, req, port_id), svc.writer, ctx)
     body, _ = svc.reader.get("port", port_id, None)
     return json_response({"port": body}, status=201)

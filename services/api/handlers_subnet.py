@@ -36,7 +36,7 @@ async def create(request: web.Request) -> web.Response:
         return await create_bulk(request, "subnet", body)
     req = validate_body("subnet", body, create=True, is_admin=ctx.is_admin)
     subnet_id = new_resource_id(ctx, "subnet")
-    if svc.reader.row("subnets_v", subnet_id) is None:
+    if not ctx.idempotency_key or svc.reader.row("subnets", subnet_id) is None:
         await run_with_retries(lambda: plan_create(svc, ctx, req, subnet_id), svc.writer, ctx)
     body, _ = svc.reader.get("subnet", subnet_id, None)
     return json_response({"subnet": body}, status=201)

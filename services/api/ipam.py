@@ -41,6 +41,14 @@ from .subnet_rules import (  # noqa: F401  (re-exported: this module is the entr
     validate_uuid,
 )
 
+__all__ = [
+    "DEFAULT_BASE_MAC", "DefaultFixedIps", "IpRange",
+    "normalize_subnet", "normalize_subnet_update", "default_gateway", "generate_pools",
+    "pool_size", "in_pools", "pick_free_ips", "pick_from_any_subnet",
+    "subnet_accepts", "check_fixed_ip", "resolve_fixed_ips", "plan_default_fixed_ips",
+    "eui64", "generate_mac", "normalize_mac", "ensure_mac_available", "validate_uuid",
+]
+
 DEFAULT_BASE_MAC = "fa:16:3e:00:00:00"  # neutron.conf base_mac
 
 # neutron_lib.constants device owners that change which addresses a port may hold.
@@ -61,11 +69,12 @@ class DefaultFixedIps(msgspec.Struct, frozen=True, kw_only=True):
 
     ``any_of``: groups of subnet ids; the port gets ONE address from the first subnet of
     each group that has room (IPv4 subnets, then stateful IPv6 subnets).
-    ``eui64``: (subnet_id, address) pairs the port gets on SLAAC/dhcpv6-stateless subnets.
+    ``eui64``: (subnet_id, address) pairs the port gets on SLAAC/dhcpv6-stateless
+    subnets (address None when no MAC was given).
     """
 
     any_of: tuple[tuple[str, ...], ...] = ()
-    eui64: tuple[tuple[str, str], ...] = ()
+    eui64: tuple[tuple[str, str | None], ...] = ()
 
 
 # --- pools --------------------------------------------------------------------------
@@ -308,22 +317,16 @@ def _subnet_for_fixed_ip(fixed: Mapping[str, Any], subnets: list[dict], network_
                      "specified network.", type="InvalidIpForNetwork")
 
 
-def _need_mac(mac_address: str | None) -> str:
-    if mac_address is None:
-        raise ValueError("mac_address is required on networks with SLAAC or "
-                         "dhcpv6-stateless subnets")
-    return mac_address
-
-
 def _entry_for(fixed: Mapping[str, Any], subnet: dict, device_owner: str,
                mac_address: str | None) -> tuple[str, str | None] | None:
     """ipam_pluggable_backend._test_fixed_ips_for_port for one entry."""
     auto = _is_auto_address(subnet)
     if "ip_address" in fixed:
         ip = _canonical(fixed["ip_address"])
-        # On auto-address subnets only the port's own EUI-64 address may be asked for.
-        if auto and device_owner not in ROUTER_INTERFACE_OWNERS:
-            if ip != eui64(subnet["cidr"], _need_mac(mac_address)):
+        # On auto-address subnets only the port's own EUI-64 address may be asked for
+        # (checkable only when the caller tells us the MAC).
+        if auto and mac_address is not None and device_owner not in ROUTER_INTERFACE_OWNERS:
+            if ip != eui64(subnet["cidr"], mac_address):
                 raise BadRequest(
                     f"IPv6 address {fixed['ip_address']} cannot be directly assigned to a "
                     f"port on subnet {subnet['id']} as the subnet is configured for "
@@ -335,12 +338,13 @@ def _entry_for(fixed: Mapping[str, Any], subnet: dict, device_owner: str,
 
 
 def _auto_address_entries(subnets: list[dict], device_owner: str, mac_address: str | None,
-                          handled: Collection[str]) -> list[tuple[str, str]]:
-    """Every non-router port gets its EUI-64 address on every auto-address subnet."""
+                          handled: Collection[str]) -> list[tuple[str, str | None]]:
+    """Every non-router port gets its EUI-64 address on every auto-address subnet
+    (address None when the MAC is not given: the caller derives it with eui64())."""
     if device_owner in ROUTER_INTERFACE_OWNERS_SNAT:
         return []
-    return [(s["id"], eui64(s["cidr"], _need_mac(mac_address))) for s in subnets
-            if _is_auto_address(s) and s["id"] not in handled]
+    return [(s["id"], eui64(s["cidr"], mac_address) if mac_address else None)
+            for s in subnets if _is_auto_address(s) and s["id"] not in handled]
 
 
 def resolve_fixed_ips(requested: list[dict], subnets_of_network: list[dict], *,
@@ -353,8 +357,11 @@ def resolve_fixed_ips(requested: list[dict], subnets_of_network: list[dict], *,
     Returns (subnet_id, address) pairs, address None meaning "allocate one there"
     (see :func:`pick_free_ips`). Pairs for the port's EUI-64 addresses on SLAAC and
     dhcpv6-stateless subnets are appended, as Neutron gives them to every non-router
-    port (``mac_address`` is then required). ``known_subnet_ids``, if given, lets a
-    subnet that exists nowhere answer 404 SubnetNotFound instead of 400.
+    port. Pass ``mac_address`` to get those addresses filled in and Neutron's
+    AllocationOnAutoAddressSubnet check; without it they come back as None (derive them
+    with :func:`eui64`) and explicit addresses there are not checked against the MAC.
+    ``known_subnet_ids``, if given, lets a subnet that exists nowhere answer 404
+    SubnetNotFound instead of 400.
     For an absent ``fixed_ips`` use :func:`plan_default_fixed_ips`.
     """
     if requested is None:

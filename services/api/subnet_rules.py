@@ -166,12 +166,14 @@ class IpRange(msgspec.Struct, frozen=True, kw_only=True):
                 "end": str(ip_from_int(self.version, self.last))}
 
 
-def pool_ranges(pools: Iterable[Mapping[str, str] | IpRange]) -> list[IpRange]:
-    """Stored pools ({start, end} dicts or IpRanges) as ranges, sorted by start."""
+def pool_ranges(pools: Iterable[Any]) -> list[IpRange]:
+    """Stored pools as ranges, sorted by start: {start, end} mappings, objects with
+    ``start``/``end`` attributes (event structs) or IpRanges."""
     out = []
     for pool in pools:
         if not isinstance(pool, IpRange):
-            start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
+            pair = (pool["start"], pool["end"]) if isinstance(pool, Mapping) else (pool.start, pool.end)
+            start, end = map(ipaddress.ip_address, pair)
             pool = IpRange(version=start.version, first=int(start), last=int(end))
         out.append(pool)
     return sorted(out, key=lambda r: r.first)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 
-import nats.errors
+import nats.js.errors
 import structlog
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from netledger.libs.bus import Bus
 from netledger.libs.events import codec
+from netledger.libs.pull import PullConsumer
 
 from . import store
 from .evolve.dispatch import evolve
@@ -75,7 +76,7 @@ class Folder:
             await self.bus.js.publish(self.bus.subjects.dlq(self.consumer), data, headers=headers)
 
 
-async def ensure_consumer(bus: Bus, stream: str, durable: str, start: int):
+async def ensure_consumer(bus: Bus, stream: str, durable: str, start: int) -> PullConsumer:
     """Bind to the durable consumer, recreating it if it disagrees with the DB position."""
     js = bus.js
     try:
@@ -88,7 +89,9 @@ async def ensure_consumer(bus: Bus, stream: str, durable: str, start: int):
                              ack_wait=60, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                              opt_start_seq=start + 1, inactive_threshold=None)
         await js.add_consumer(stream, cfg)
-    return await js.pull_subscribe_bind(durable, stream=stream)
+    consumer = PullConsumer(bus.nc, stream, durable)
+    await consumer.start()
+    return consumer
 
 
 async def run_stream(bus: Bus, db_path: str, name: str, stream_key: str,
@@ -105,16 +108,20 @@ async def run_stream(bus: Bus, db_path: str, name: str, stream_key: str,
         ready.set()
     while True:
         try:
-            msgs = await sub.fetch(BATCH, timeout=5)
-        except (asyncio.TimeoutError, nats.errors.TimeoutError):
-            continue
+            msgs = await sub.next_batch(BATCH)
         except Exception as exc:  # server restart, consumer lost: back off, rebind
             log.warning("fetch failed", error=repr(exc))
-            await asyncio.sleep(0.5)
-            try:
+            msgs = []
+        if not msgs:
+            if not bus.nc.is_connected:
+                await asyncio.sleep(0.5)
+                continue
+            try:  # idle or lost: make sure the consumer still exists at our position
+                await sub.stop()
                 sub = await ensure_consumer(bus, stream, f"{name}_{stream_key}", folder.position)
             except Exception as exc2:
                 log.warning("rebind failed", error=repr(exc2))
+                await asyncio.sleep(0.5)
             continue
         items = [(m.metadata.sequence.stream, m.data) for m in msgs]
         pos = folder.fold_batch(items)

@@ -91,7 +91,8 @@ def make_ports(rng: random.Random, nets: list[dict], sgs: list[str], n: int) -> 
         owner = rng.choice(["", "compute:nova", "compute:nova", "network:dhcp", "network:router_interface"])
         subnets = net["subnets"] or [_uuid(rng)]
         fixed = [
-            {"subnet_id": rng.choice(subnets), "ip_address": f"10.{rng.randint(0, 3)}.{rng.randint(0, 9)}.{rng.randint(2, 250)}"}
+            {"subnet_id": rng.choice(subnets),
+             "ip_address": f"10.{rng.randint(0, 3)}.{rng.randint(0, 9)}.{rng.randint(2, 250)}"}
             for _ in range(rng.randint(0, 2))
         ]
         host = rng.choice(["", "compute-1", "compute-2", "compute-3"]) if owner else ""

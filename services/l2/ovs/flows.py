@@ -9,6 +9,8 @@ with the same key replaces it, so changed actions need no delete.
 
 from __future__ import annotations
 
+import re
+
 from netledger.libs.events.intents import L2Network
 from netledger.services.l2.config import AgentConfig
 from netledger.services.l2.ovs.layout import (
@@ -18,8 +20,19 @@ from netledger.services.l2.ovs.layout import (
 _STATS = ("cookie=", "duration=", "n_packets=", "n_bytes=", "idle_age=", "hard_age=")
 
 
+_TUN_LOAD = re.compile(r"(?:set_tunnel:|set_field:)(0x[0-9a-f]+|\d+)(?:->tun_id)?")
+
+
+def _tun_action(m: re.Match) -> str:
+    return f"load:{int(m.group(1), 0):#x}->NXM_NX_TUN_ID[]"
+
+
 def normalize(line: str) -> str:
-    """One flow (dump line or rendered) -> normal form; idempotent."""
+    """One flow (dump line or rendered) -> normal form; idempotent.
+
+    ``set_tunnel:K`` is written as OVS stores it when added through a bundle
+    (OpenFlow 1.4: a set-field), which dumps as ``load:K->NXM_NX_TUN_ID[]``.
+    """
     line = line.strip().replace('"', "")
     match, _, actions = line.partition(" actions=")
     if not _:
@@ -35,7 +48,8 @@ def normalize(line: str) -> str:
         else:
             rest.append(tok)
     head = f"table={table},priority={prio}"
-    return head + "".join("," + t for t in sorted(rest)) + " actions=" + actions.strip()
+    actions = _TUN_LOAD.sub(_tun_action, actions.strip())
+    return head + "".join("," + t for t in sorted(rest)) + " actions=" + actions
 
 
 def flow_key(flow: str) -> str:

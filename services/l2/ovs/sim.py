@@ -42,7 +42,9 @@ def _one(op: O.Op, bridges: dict, ports: dict, flows: dict) -> None:
             br = bridges[b]
             bridges[b] = _with_ext(br, {k: v for k, v in br.external_ids.items() if k != LVID_KEY + net})
         case O.AddPort(bridge=b, name=n, type=t, options=o):
-            ports[n] = ObsPort(name=n, bridge=b, type=t, options=dict(o), ofport=1000 + len(ports), mine=True)
+            old = ports.get(n)   # may_exist: re-adding keeps the port (and its ofport)
+            ofport = old.ofport if old is not None and old.bridge == b else 1000 + len(ports)
+            ports[n] = ObsPort(name=n, bridge=b, type=t, options=dict(o), ofport=ofport, mine=True)
         case O.DelPort(name=n):
             ports.pop(n, None)
         case O.SetInterface(name=n, type=t, options=o):
