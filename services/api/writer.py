@@ -2,8 +2,9 @@
 
 Order: claims (in parallel) -> facts (in order) -> releases (in parallel). A lost race
 anywhere before the facts raises :class:`Retry` so the handler re-reads and decides
-again; the claims this attempt already won stay owned by the resource id and are
-reused by the next decision (or released by the janitor if the request is abandoned).
+again; the claims this attempt already won are recorded in the request's
+:class:`Ledger`, reused by the next decision (which releases what it no longer needs),
+and released here if the request fails before its facts were published.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from netledger.libs.events.envelope import wrap
 
 from .context import RequestContext
 from .deciders import Plan, Publication
+from .deciders.claims import Ledger
 from .position import Position
 
 log = structlog.get_logger("api.writer")
@@ -46,23 +48,30 @@ class Writer:
         except BusUnavailable as exc:
             raise ServiceUnavailable("The event bus is unavailable; please retry.") from exc
 
-    async def execute(self, ctx: RequestContext, plan: Plan) -> int:
-        """Publish the plan; returns the highest sequence written (0 if nothing to do)."""
-        top = 0
-        results = await asyncio.gather(*(self._publish(ctx, p) for p in plan.claims), return_exceptions=True)
-        for pub, res in zip(plan.claims, results):
+    async def claim(self, ctx: RequestContext, claims: tuple[Publication, ...], ledger: Ledger) -> int:
+        """Publish claims in parallel, recording each one won; a lost one raises Retry
+        with a sequence covering the wins too (the next decision must see them held)."""
+        top, lost, failure = 0, None, None
+        results = await asyncio.gather(*(self._publish(ctx, p) for p in claims), return_exceptions=True)
+        for pub, res in zip(claims, results):
             if isinstance(res, WrongLastSequence):
-                raise Retry(res.current, pub)
-            if isinstance(res, BaseException):
-                raise res
-            top = max(top, res)
-        for pub in plan.facts:
-            try:
-                top = max(top, await self._publish(ctx, pub))
-            except WrongLastSequence as exc:
-                raise Retry(exc.current, pub) from exc
-        results = await asyncio.gather(*(self._publish(ctx, p) for p in plan.releases), return_exceptions=True)
-        for pub, res in zip(plan.releases, results):
+                lost = lost or (res.current, pub)
+            elif isinstance(res, BaseException):
+                failure = failure or res
+            else:
+                ledger.record(pub, res)
+                top = max(top, res)
+        if failure is not None:
+            raise failure
+        if lost is not None:
+            raise Retry(max(lost[0], top), lost[1])
+        return top
+
+    async def release(self, ctx: RequestContext, releases: list[Publication] | tuple[Publication, ...]) -> int:
+        """Best effort: a release that fails is left to the janitor."""
+        top = 0
+        results = await asyncio.gather(*(self._publish(ctx, p) for p in releases), return_exceptions=True)
+        for pub, res in zip(releases, results):
             if isinstance(res, WrongLastSequence):
                 # Someone (the janitor, a concurrent retry) already released it.
                 log.info("release skipped", subject=pub.subject, current=res.current)
@@ -70,17 +79,46 @@ class Writer:
                 log.warning("release failed; the janitor will free it", subject=pub.subject, error=repr(res))
             else:
                 top = max(top, res)
+        return top
+
+    async def execute(self, ctx: RequestContext, plan: Plan, ledger: Ledger | None = None) -> int:
+        """Publish the plan; returns the highest sequence written (0 if nothing to do)."""
+        ledger = ledger if ledger is not None else Ledger()
+        top = await self.claim(ctx, plan.claims, ledger)
+        if plan.facts:
+            ledger.committed = True
+        for n, pub in enumerate(plan.facts):
+            try:
+                top = max(top, await self._publish(ctx, pub))
+            except WrongLastSequence as exc:
+                ledger.committed = n > 0  # refused: nothing of this plan landed yet
+                raise Retry(max(exc.current, top), pub) from exc
+        top = max(top, await self.release(ctx, plan.releases))
         if top:
             await self.position.wait_for(top)
         return top
 
 
-async def run_with_retries(decide, writer: Writer, ctx: RequestContext, *, attempts: int = 8) -> Plan:
-    """decide() reads state and returns a Plan; lost races wait for the newer state and retry."""
+async def run_with_retries(decide, writer: Writer, ctx: RequestContext, *, attempts: int = 8,
+                           ledger: Ledger | None = None) -> Plan:
+    """decide() reads state and returns a Plan; lost races wait for the newer state and retry.
+
+    If the request fails before any fact was published, the claims it won are released
+    (an error answer must leave nothing held)."""
+    ledger = ledger if ledger is not None else Ledger()
+    try:
+        return await _attempts(decide, writer, ctx, attempts, ledger)
+    except BaseException:
+        if ledger.won and not ledger.committed:
+            await writer.release(ctx, ledger.releases())
+        raise
+
+
+async def _attempts(decide, writer: Writer, ctx: RequestContext, attempts: int, ledger: Ledger) -> Plan:
     for attempt in range(attempts):
         plan = decide()
         try:
-            await writer.execute(ctx, plan)
+            await writer.execute(ctx, plan, ledger)
             return plan
         except Retry as exc:
             log.info("retrying after lost race", subject=exc.pub.subject, seq=exc.seq, attempt=attempt)

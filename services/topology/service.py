@@ -16,7 +16,11 @@ from netledger.libs import bus as busmod
 from netledger.libs.events.subjects import Subjects
 
 from . import store
-from .runner import BATCH, Folder, run_stream
+from netledger.libs.pull import PullConsumer
+
+from .runner import Folder, run_stream
+
+REBUILD_WINDOW = 10000
 
 log = structlog.get_logger("topology")
 
@@ -75,14 +79,17 @@ async def _rebuild_stream(bus: busmod.Bus, db, stream_key: str, progress) -> dic
         cfg = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
                              inactive_threshold=60.0)
         cinfo = await bus.js.add_consumer(stream, cfg)
-        sub = await bus.js.pull_subscribe_bind(cinfo.name, stream=stream)
+        sub = PullConsumer(bus.nc, stream, cinfo.name, window=REBUILD_WINDOW)
+        await sub.start()
         while folder.position < last:
-            msgs = await sub.fetch(BATCH * 4, timeout=10)
+            msgs = await sub.next_batch(REBUILD_WINDOW)
+            if not msgs:
+                raise RuntimeError(f"rebuild stalled at {folder.position}/{last}")
             folder.fold_batch([(m.metadata.sequence.stream, m.data) for m in msgs])
             count += len(msgs)
             if progress:
                 progress(stream_key, folder.position, last)
-        await sub.unsubscribe()
+        await sub.stop()
     elapsed = time.perf_counter() - start
     return {"messages": count, "seconds": round(elapsed, 3),
             "per_second": round(count / elapsed) if elapsed > 0 else 0, "last_seq": last}
