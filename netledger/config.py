@@ -27,6 +27,8 @@ class Config:
     api_workers: int = 1
     db_path: str = ""
     projection_name: str = "topology"
+    # Exactly one topology per deployment should publish worker intents.
+    publish_intents: bool = True
     default_project: str = "admin"
     noauth_default_admin: bool = True
     mac_base: str = "fa:16:3e:00:00:00"

@@ -37,6 +37,9 @@ class Folder:
         self.consumer = consumer
         self.position = store.position(projection.db, stream_key)
         self.parked: list[tuple[int, bytes, str]] = []
+        # What the last batch touched, for the hooks that run after its commit.
+        self.touched_networks: set[str] = set()
+        self.reported_ports: set[str] = set()
 
     def fold_batch(self, items: list[tuple[int, bytes]]) -> int:
         """Fold (seq, data) pairs in one transaction; returns the new position."""
@@ -63,7 +66,24 @@ class Folder:
             self.parked.append((seq, data, str(exc)))
             log.warning("poison message parked", seq=seq, reason=str(exc))
             return
+        self._note_touched(env)
         self.proj.apply(evolve(env, seq, self.proj.read, stream=self.stream_key))
+
+    def _note_touched(self, env) -> None:
+        """Remember which networks (events) or ports (status) this message concerns."""
+        if self.stream_key == "status":
+            port_id = getattr(env.event, "port_id", None)
+            if port_id:
+                self.reported_ports.add(port_id)
+        elif env.kind == "network":
+            self.touched_networks.add(env.aggregate_id)
+        elif env.kind == "port":
+            net = getattr(env.event, "network_id", None)
+            if net is None:
+                row = self.proj.read("ports", env.aggregate_id)
+                net = row["network_id"] if row else None
+            if net:
+                self.touched_networks.add(net)
 
     async def flush_parked(self) -> None:
         if not self.bus:
@@ -95,7 +115,7 @@ async def ensure_consumer(bus: Bus, stream: str, durable: str, start: int) -> Pu
 
 
 async def run_stream(bus: Bus, db_path: str, name: str, stream_key: str,
-                     ready: asyncio.Event | None = None) -> None:
+                     ready: asyncio.Event | None = None, after_commit=None) -> None:
     """Fold one stream forever (each stream gets its own connection to SQLite)."""
     db = store.open_db(db_path)
     store.create_schema(db)
@@ -129,4 +149,11 @@ async def run_stream(bus: Bus, db_path: str, name: str, stream_key: str,
         await folder.flush_parked()
         await msgs[-1].ack()
         await bus.nc.publish(announce, json.dumps({"stream": stream_key, "seq": pos}).encode())
+        if after_commit:
+            touched, reported = folder.touched_networks, folder.reported_ports
+            folder.touched_networks, folder.reported_ports = set(), set()
+            try:
+                await after_commit(touched, reported)
+            except Exception as exc:  # intents are re-derived next time; never stop folding
+                log.warning("after-commit hook failed", error=repr(exc))
         log.debug("folded", stream=stream_key, count=len(msgs), seq=pos)

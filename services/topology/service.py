@@ -16,6 +16,7 @@ from netledger.libs import bus as busmod
 from netledger.libs.events.subjects import Subjects
 
 from . import store
+from .notify import AfterCommit
 from netledger.libs.pull import PullConsumer
 
 from .runner import Folder, run_stream
@@ -37,10 +38,13 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
     bus = await _connect(cfg, f"netledger-topology-{cfg.projection_name}")
     db_path = cfg.effective_db_path
     os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
+    store.create_schema(store.open_db(db_path))
+    hooks = AfterCommit(bus, store.open_db(db_path).conn, publish_intents=cfg.publish_intents)
+    await hooks.start()
     events_ready, status_ready = asyncio.Event(), asyncio.Event()
     tasks = [
-        asyncio.create_task(run_stream(bus, db_path, cfg.projection_name, "events", events_ready)),
-        asyncio.create_task(run_stream(bus, db_path, cfg.projection_name, "status", status_ready)),
+        asyncio.create_task(run_stream(bus, db_path, cfg.projection_name, "events", events_ready, hooks)),
+        asyncio.create_task(run_stream(bus, db_path, cfg.projection_name, "status", status_ready, hooks)),
     ]
     await asyncio.wait([asyncio.create_task(events_ready.wait()), *tasks], return_when=asyncio.FIRST_COMPLETED)
     await status_ready.wait()

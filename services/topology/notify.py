@@ -1,0 +1,52 @@
+"""After-commit hooks of the live projection: L2 intents and "vif plugged" notifications.
+
+Orchestrators (what Nova's external-events are to Neutron) subscribe to
+``<prefix>.notify.vif.<port_id>`` (or ``<prefix>.notify.vif.>``) on core NATS and get
+``{"port_id", "device_id", "status", "host"}`` whenever a port's status changes, instead
+of polling the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import msgspec
+import structlog
+
+from .intents import IntentPublisher
+
+log = structlog.get_logger("topology.notify")
+
+
+class AfterCommit:
+    def __init__(self, bus, conn, *, publish_intents: bool = True) -> None:
+        self.bus = bus
+        self.conn = conn
+        self.intents = IntentPublisher(bus, conn) if publish_intents else None
+        self.last_status: dict[str, str] = {}
+        self.lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        if self.intents:
+            await self.intents.start()
+
+    async def __call__(self, touched_networks: set[str], reported_ports: set[str]) -> None:
+        async with self.lock:
+            if self.intents:
+                await self.intents.sync(touched_networks)
+            for port_id in sorted(reported_ports):
+                await self._notify(port_id)
+
+    async def _notify(self, port_id: str) -> None:
+        row = self.conn.execute("SELECT body FROM ports_v WHERE id = ?", [port_id]).fetchone()
+        if row is None:
+            return
+        body = msgspec.json.decode(row[0])
+        if self.last_status.get(port_id) == body["status"]:
+            return
+        self.last_status[port_id] = body["status"]
+        note = {"port_id": port_id, "device_id": body.get("device_id", ""), "status": body["status"],
+                "host": body.get("binding:host_id", "")}
+        await self.bus.nc.publish(self.bus.subjects.vif_notify(port_id), json.dumps(note).encode())
+        log.info("vif status", port_id=port_id, status=body["status"])
