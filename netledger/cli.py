@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
 
 from netledger import config as config_mod
 from netledger import logs
+
+
+WORKER_CLIS = ("l2", "l3", "dhcp", "advanced")
 
 
 def _cfg(args) -> config_mod.Config:
@@ -121,12 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stream", choices=["events", "status", "dlq"], default="events")
     t.set_defaults(func=cmd_tail)
 
-    try:
-        from netledger.services.l2.cli import add_subcommands
-    except ImportError:
-        pass
-    else:
-        add_subcommands(sub)
+    for family in WORKER_CLIS:
+        # Each worker family registers its own subcommands (l2-agent, l3-agent, ...).
+        try:
+            module = importlib.import_module(f"netledger.services.{family}.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"netledger.services.{family}.cli":
+                raise
+            continue
+        module.add_subcommands(sub)
     return p
 
 

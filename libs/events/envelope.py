@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from datetime import datetime, timezone
 from typing import Union
@@ -14,13 +15,34 @@ from .port import PortCreated, PortDeleted, PortUpdated
 from .status import AgentHeartbeat, PortStatusReported
 from .subnet import SubnetCreated, SubnetDeleted, SubnetUpdated
 
-AnyEvent = Union[
+CORE_EVENTS = (
     NetworkCreated, NetworkUpdated, NetworkDeleted, TagsChanged,
     SubnetCreated, SubnetUpdated, SubnetDeleted,
     PortCreated, PortUpdated, PortDeleted,
     IpClaimed, IpReleased, MacClaimed, MacReleased, SegmentClaimed, SegmentReleased,
     PortStatusReported, AgentHeartbeat,
-]
+)
+# Each resource family keeps its events in its own module exposing EVENTS (a tuple of
+# event classes); the union below is what every envelope can carry.
+FAMILY_MODULES = ("router", "floatingip", "security_group", "quota", "rbac", "fwaas", "vpnaas", "octavia",
+                  "dhcp", "l3_status")
+
+
+def _family_events() -> tuple:
+    found = []
+    for name in FAMILY_MODULES:
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{name}":
+                raise
+            continue
+        found.extend(module.EVENTS)
+    return tuple(found)
+
+
+ALL_EVENTS = CORE_EVENTS + _family_events()
+AnyEvent = Union[ALL_EVENTS]  # type: ignore[valid-type]
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

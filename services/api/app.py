@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import random
 import time
@@ -26,6 +27,9 @@ from .store import Reader
 from .writer import Writer
 
 log = structlog.get_logger("api")
+
+EXTENSION_MODULES = ("handlers_router", "handlers_floatingip", "handlers_security_group", "handlers_quota",
+                     "handlers_rbac", "handlers_fwaas", "handlers_vpnaas", "handlers_octavia", "openapi")
 
 
 @web.middleware
@@ -85,12 +89,23 @@ def routes(app: web.Application) -> None:
     tag_base = "/v2.0/{collection:networks|subnets|ports}/{id}/tags"
     r.add_get(tag_base, tags.get_all)
     r.add_put(tag_base, tags.replace_all)
+    r.add_post(tag_base, tags.add_many)
     r.add_delete(tag_base, tags.delete_all)
     r.add_get(tag_base + "/{tag}", tags.get_one)
     r.add_put(tag_base + "/{tag}", tags.add_one)
     r.add_delete(tag_base + "/{tag}", tags.delete_one)
     r.add_get("/v2.0/agents", handlers_agent.index)
     r.add_get("/v2.0/agents/{id}", handlers_agent.get)
+    for name in EXTENSION_MODULES:
+        # Each resource family (routers, security groups, load balancers...) lives in its
+        # own module with an add_routes(router) function; absent modules are skipped.
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{name}":
+                raise
+            continue
+        module.add_routes(r)
 
 
 async def build_services(cfg: Config) -> Services:

@@ -54,6 +54,19 @@ VIEWS = {
 }
 
 
+def _merge_families() -> None:
+    """Tables, indexes and views declared by resource-family fold modules."""
+    from .evolve.families import family_modules
+
+    for module in family_modules():
+        SCHEMA.update(getattr(module, "SCHEMA", {}))
+        INDEXES.update(getattr(module, "INDEXES", {}))
+        VIEWS.update(getattr(module, "VIEWS", {}))
+
+
+_merge_families()
+
+
 def open_db(path: str, *, readonly: bool = False) -> sqlite_utils.Database:
     if readonly:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
