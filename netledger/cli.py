@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
 
 from netledger import config as config_mod
 from netledger import logs
+from netledger.optional import import_optional
 
 
 WORKER_CLIS = ("l2", "l3", "dhcp", "advanced")
@@ -127,13 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for family in WORKER_CLIS:
         # Each worker family registers its own subcommands (l2-agent, l3-agent, ...).
-        try:
-            module = importlib.import_module(f"netledger.services.{family}.cli")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"netledger.services.{family}.cli":
-                raise
-            continue
-        module.add_subcommands(sub)
+        module = import_optional(f"netledger.services.{family}.cli")
+        if module:
+            module.add_subcommands(sub)
     return p
 
 

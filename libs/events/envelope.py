@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from datetime import datetime, timezone
 from typing import Union
 
 import msgspec
+
+from netledger.optional import import_optional
 
 from .claims import IpClaimed, IpReleased, MacClaimed, MacReleased, SegmentClaimed, SegmentReleased
 from .network import NetworkCreated, NetworkDeleted, NetworkUpdated, TagsChanged
@@ -31,13 +32,9 @@ FAMILY_MODULES = ("router", "floatingip", "security_group", "quota", "rbac", "fw
 def _family_events() -> tuple:
     found = []
     for name in FAMILY_MODULES:
-        try:
-            module = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-            continue
-        found.extend(module.EVENTS)
+        module = import_optional(f"{__package__}.{name}")
+        if module:
+            found.extend(module.EVENTS)
     return tuple(found)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import random
 import time
@@ -12,6 +11,7 @@ import structlog
 from aiohttp import web
 
 from netledger.config import Config, segment_config
+from netledger.optional import import_optional
 from netledger.errors import MethodNotAllowed, NeutronError, NotFound, RequestEntityTooLarge
 from netledger.libs import bus as busmod
 from netledger.libs.events.subjects import Subjects
@@ -99,13 +99,9 @@ def routes(app: web.Application) -> None:
     for name in EXTENSION_MODULES:
         # Each resource family (routers, security groups, load balancers...) lives in its
         # own module with an add_routes(router) function; absent modules are skipped.
-        try:
-            module = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-            continue
-        module.add_routes(r)
+        module = import_optional(f"{__package__}.{name}")
+        if module:
+            module.add_routes(r)
 
 
 async def build_services(cfg: Config) -> Services:

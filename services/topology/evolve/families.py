@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import importlib
+from netledger.optional import import_optional
 
 FAMILIES = ("router", "floatingip", "security_group", "quota", "rbac", "fwaas", "vpnaas", "octavia", "dhcp")
 
@@ -11,9 +11,7 @@ FAMILIES = ("router", "floatingip", "security_group", "quota", "rbac", "fwaas", 
 def family_modules() -> list:
     found = []
     for name in FAMILIES:
-        try:
-            found.append(importlib.import_module(f"{__package__}.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
+        module = import_optional(f"{__package__}.{name}")
+        if module:
+            found.append(module)
     return found
