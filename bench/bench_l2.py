@@ -6,8 +6,9 @@ Scenarios (simulated hosts in namespaces, private OVS each, a real nats-server):
   3. restart of a host's worker with 1,000 wired ports and nothing changed:
      time to the first full reconcile, and dataplane writes (must be 0)
 Instances are veth pairs with both ends in the host namespace (no packets are sent;
-what the worker sees is the same as after a Nova/os-vif plug). Workers run in this
-process (one event loop), so scenario 2 shares 2 vCPUs between 4 workers.
+what the worker sees is the same as after a Nova/os-vif plug); scenario 3 uses OVS
+dummy ports (see fast_plug). Agents are real `l2-agent` processes (JSON logs kept in
+the work dir while running); scenario 2 shares the 2 vCPUs between 4 agents.
 
 Run: sudo .venv/bin/python -m bench.bench_l2 [--ports 200] [--restart-ports 1000]
 """
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import statistics
+import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
-
-import structlog
 
 from netledger.deploy import nats as nats_deploy
 from netledger.deploy.hosts import Cluster, SimHost
@@ -31,8 +33,7 @@ from netledger.libs.events import codec
 from netledger.libs.events.intents import L2Network, L2Port
 from netledger.libs.events.subjects import Subjects
 from netledger.services.l2 import intents_kv
-from netledger.services.l2.agent import build_worker, l2_bucket
-from netledger.services.l2.config import AgentConfig
+from netledger.services.l2.agent import l2_bucket
 from netledger.services.l2.driver_plug import tap_name
 
 
@@ -45,26 +46,37 @@ def port_id(i: int) -> str:
     return f"{i:08x}-0000-4000-8000-000000000000"
 
 
-def fast_plug(host: SimHost, ids: list[int]) -> None:
-    """veth pairs inside the host netns, all added to br-int in one OVSDB transaction."""
-    batch = "".join(f"link add {tap_name(port_id(i))} type veth peer name v{i:x}\n"
-                    f"link set dev {tap_name(port_id(i))} up\nlink set dev v{i:x} up\n" for i in ids)
-    subprocess.run(["ip", "-n", host.netns, "-batch", "-"], input=batch, text=True, check=True)
-    for chunk in range(0, len(ids), 250):
+def fast_plug(host: SimHost, ids: list[int], dummy: bool) -> None:
+    """Instance ports on br-int with iface-id, 100 per OVSDB transaction.
+
+    veth: a real veth pair in the host netns (what `port plug` makes, minus the instance
+    netns). dummy: an OVS ``type=dummy`` port (vswitchd --enable-dummy): OVS gives it an
+    ofport like any port but there is no kernel device; used for 1,000 ports because
+    the userspace datapath needs minutes to open 1,000 AF_PACKET veths on this VM.
+    """
+    if not dummy:
+        batch = "".join(f"link add {tap_name(port_id(i))} type veth peer name v{i:x}\n"
+                        f"link set dev {tap_name(port_id(i))} up\nlink set dev v{i:x} up\n" for i in ids)
+        subprocess.run(["ip", "-n", host.netns, "-batch", "-"], input=batch, text=True, check=True)
+    for chunk in range(0, len(ids), 100):
         args: list[str] = []
-        for i in ids[chunk:chunk + 250]:
+        for i in ids[chunk:chunk + 100]:
             tap = tap_name(port_id(i))
             args += ["--", "--may-exist", "add-port", "br-int", tap, "--", "set", "Interface", tap,
                      f"external_ids:iface-id={port_id(i)}", "external_ids:iface-status=active"]
-        host.ovs.vsctl(*args)
+            if dummy:
+                args.append("type=dummy")
+        host.ovs.vsctl(*args, timeout=240)
 
 
 class Bench:
-    def __init__(self, url: str, prefix: str, hosts: list[SimHost]) -> None:
-        self.url, self.prefix, self.hosts = url, prefix, hosts
+    """Agents run as real `l2-agent` processes (as in production); this process only
+    writes intents and listens to status reports, so they do not share an event loop."""
+
+    def __init__(self, url: str, prefix: str, hosts: list[SimHost], workdir: str) -> None:
+        self.url, self.prefix, self.hosts, self.workdir = url, prefix, hosts, workdir
         self.active_at: dict[str, float] = {}
-        self.workers = {}
-        self.tasks = {}
+        self.agents: dict[str, tuple[subprocess.Popen, str]] = {}
 
     async def start(self) -> None:
         self.bus = await connect(self.url, name="bench-l2", subjects=Subjects(self.prefix))
@@ -77,21 +89,40 @@ class Bench:
         if ev.status == "ACTIVE":
             self.active_at.setdefault(ev.port_id, time.perf_counter())
 
-    async def start_worker(self, h: SimHost):
-        cfg = AgentConfig(host=h.name, tunnel_ip=h.tunnel_ip, ovsdb=h.ovsdb, resync_interval=30,
-                          heartbeat_interval=30)
-        w = await build_worker(self.bus, cfg)
-        stop = asyncio.Event()
+    async def start_agent(self, h: SimHost) -> tuple[dict, float]:
+        """Start an agent; wait for its 'initial sync done' log line (returns it, and the time)."""
+        log = os.path.join(self.workdir, f"{h.name}-{len(self.agents)}-{time.monotonic_ns()}.log")
         t0 = time.perf_counter()
-        self.tasks[h.name] = (asyncio.create_task(w.run(stop)), stop)
-        self.workers[h.name] = w
-        await asyncio.wait_for(w.synced.wait(), 300)
-        return w, time.perf_counter() - t0
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "netledger.services.l2.cli", "l2-agent", "--host", h.name,
+             "--nats", self.url, "--prefix", self.prefix, "--ovsdb", h.ovsdb, "--tunnel-ip", h.tunnel_ip,
+             "--resync-interval", "30"], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+        self.agents[h.name] = (proc, log)
+        while True:
+            await asyncio.sleep(0.05)
+            for line in open(log):
+                if '"initial sync done"' in line:
+                    return json.loads(line), time.perf_counter() - t0
+            if proc.poll() is not None or time.perf_counter() - t0 > 300:
+                raise RuntimeError(f"agent {h.name} failed: {open(log).read()[-1500:]}")
 
-    async def stop_worker(self, h: SimHost) -> None:
-        task, stop = self.tasks.pop(h.name)
-        stop.set()
-        await task
+    async def stop_agent(self, h: SimHost) -> dict:
+        proc, log = self.agents.pop(h.name)
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(proc.wait, 30)
+        stopped = [json.loads(x) for x in open(log) if '"l2 worker stopped"' in x]
+        return stopped[-1] if stopped else {}
+
+    async def idle(self, placement: dict[int, SimHost]) -> None:
+        """Until every plugged port sits on the dead VLAN: the agents have seen every plug."""
+        for h in self.hosts:
+            want = sum(1 for x in placement.values() if x is h)
+            while True:
+                out = await asyncio.to_thread(h.ovs.vsctl, "--bare", "--columns=name", "find", "Port", "tag=4095")
+                if len(out.split()) >= want:
+                    break
+                await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
 
     async def wire(self, placement: dict[int, SimHost], nets: int) -> dict:
         """Write intents for every placed port; wait for every ACTIVE report."""
@@ -123,8 +154,8 @@ class Bench:
                 "p50_ms": pct(lat, 50) * 1000, "p99_ms": pct(lat, 99) * 1000}
 
     async def close(self) -> None:
-        for h in list(self.tasks):
-            await self.stop_worker(next(x for x in self.hosts if x.name == h))
+        for h in list(self.agents):
+            await self.stop_agent(next(x for x in self.hosts if x.name == h))
         await self.bus.nc.drain()
 
 
@@ -133,46 +164,57 @@ def show(title: str, r: dict) -> None:
           f"intent->ACTIVE p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms", flush=True)
 
 
-async def scenario(url: str, hosts: list[SimHost], n_ports: int, nets: int, title: str, tag: str) -> Bench:
-    b = Bench(url, f"bl2{tag}{os.getpid()}", hosts)
+async def scenario(url: str, hosts: list[SimHost], n_ports: int, nets: int, title: str, tag: str,
+                   workdir: str, dummy: bool = False) -> Bench:
+    """Plug first (the worker parks unknown ports on the dead VLAN), then time the intents."""
+    b = Bench(url, f"bl2{tag}{os.getpid()}", hosts, workdir)
     await b.start()
     for h in hosts:
-        await b.start_worker(h)
+        await b.start_agent(h)
     placement = {i: hosts[i % len(hosts)] for i in range(n_ports)}
     for h in hosts:
-        await asyncio.to_thread(fast_plug, h, [i for i, x in placement.items() if x is h])
+        await asyncio.to_thread(fast_plug, h, [i for i, x in placement.items() if x is h], dummy)
+    await b.idle(placement)
     show(title, await b.wire(placement, nets))
     return b
 
 
 async def restart(b: Bench, h: SimHost, n_ports: int) -> None:
-    await b.stop_worker(h)
-    w, took = await b.start_worker(h)
-    print(f"restart with {n_ports} ports, nothing changed: first full reconcile after {took:.2f}s "
-          f"(KV replay + OVSDB load + 1 observe/plan + {len(w.reported)} status re-reports); "
-          f"dataplane writes = {w.startup_writes}", flush=True)
+    await b.stop_agent(h)
+    synced, took = await b.start_agent(h)
+    await asyncio.sleep(1.0)
+    print(f"restart with {n_ports} ports, nothing changed: process start -> first full reconcile "
+          f"{took:.2f}s (python start, NATS, KV replay, OVSDB load, 1 observe + plan); "
+          f"dataplane writes at sync = {synced['writes']}", flush=True)
+    stopped = await b.stop_agent(h)
+    print(f"  ... and at shutdown, after re-reporting {n_ports} statuses: writes = {stopped.get('writes')}",
+          flush=True)
 
 
 async def main(args) -> None:
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))   # errors only
     work = tempfile.mkdtemp(prefix="nl-bench-l2-")
     port = 15000 + os.getpid() % 5000
     nats = nats_deploy.start(workdir=work, port=port)
     url = f"nats://127.0.0.1:{port}"
     try:
         with Cluster(count=1, physnet=False) as c:
-            b = await scenario(url, c.hosts, args.ports, 20, "1 host", "a")
+            b = await scenario(url, c.hosts, args.ports, 20, "1 host, veth ports", "a", work)
             await b.close()
         with Cluster(count=4, physnet=False) as c:
-            b = await scenario(url, c.hosts, args.ports, 20, "4 hosts", "b")
+            b = await scenario(url, c.hosts, args.ports, 20, "4 hosts, veth ports", "b", work)
             await b.close()
-        with Cluster(count=1, physnet=False) as c:
-            b = await scenario(url, c.hosts, args.restart_ports, 50, "1 host (restart setup)", "c")
+        with Cluster(count=1, physnet=False, vswitchd_args=("--enable-dummy",)) as c:
+            b = await scenario(url, c.hosts, args.restart_ports, 50, "1 host, dummy ports (restart setup)",
+                               "c", work, dummy=True)
             await restart(b, c.hosts[0], args.restart_ports)
             await b.close()
     finally:
         nats.terminate()
         nats.wait(10)
+        if not os.environ.get("NL_BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("agent logs kept in", work)
 
 
 if __name__ == "__main__":

@@ -42,10 +42,11 @@ class SimHost:
     tunnel_ip: str
     rundir: str
     bridge_mappings: dict[str, str] = field(default_factory=dict)
+    vswitchd_args: tuple[str, ...] = ()
 
     @property
     def ovs(self) -> OvsNode:
-        return OvsNode(self.name, self.netns, self.rundir)
+        return OvsNode(self.name, self.netns, self.rundir, tuple(self.vswitchd_args))
 
     @property
     def ovsdb(self) -> str:
@@ -91,6 +92,7 @@ class Cluster:
     prefix: str = field(default_factory=lambda: "nlt" + secrets.token_hex(3))
     workdir: str = ""
     hosts: list[SimHost] = field(default_factory=list)
+    vswitchd_args: tuple[str, ...] = ()
 
     @property
     def underlay_ns(self) -> str:
@@ -121,7 +123,7 @@ class Cluster:
     def _add_host(self, i: int) -> SimHost:
         ns = f"{self.prefix}-h{i}"
         host = SimHost(name=ns, netns=ns, tunnel_ip=f"{UNDERLAY_NET}.{10 + i}",
-                       rundir=os.path.join(self.workdir, f"h{i}"))
+                       rundir=os.path.join(self.workdir, f"h{i}"), vswitchd_args=self.vswitchd_args)
         ns_add(ns)
         host.ovs.start()
         self._wire(ns, "ul0", f"h{i}-ul", "br-ul")

@@ -31,6 +31,7 @@ class OvsNode:
     name: str
     netns: str
     rundir: str
+    vswitchd_args: tuple[str, ...] = ()     # e.g. ("--enable-dummy",) for cheap bench ports
 
     @property
     def db(self) -> str:
@@ -58,10 +59,10 @@ class OvsNode:
                    f"external-ids:hostname={self.name}")
         _run(["ip", "netns", "exec", self.netns, "ovs-vswitchd", self.db, f"--pidfile={d}/ovs-vswitchd.pid",
               f"--log-file={d}/ovs-vswitchd.log", f"--unixctl={d}/ovs-vswitchd.ctl",
-              "--detach", "--no-chdir", "-vconsole:emer"], env=self.env)
+              "--detach", "--no-chdir", "-vconsole:emer", *self.vswitchd_args], env=self.env)
 
-    def vsctl(self, *args: str) -> str:
-        return _run(["ovs-vsctl", f"--db={self.db}", "--timeout=10", *args], env=self.env)
+    def vsctl(self, *args: str, timeout: int = 10) -> str:
+        return _run(["ovs-vsctl", f"--db={self.db}", f"--timeout={timeout}", *args], env=self.env)
 
     def ofctl(self, cmd: str, bridge: str, *args: str, stdin: str | None = None) -> str:
         return _run(["ovs-ofctl", cmd, self.mgmt(bridge), *args], env=self.env, stdin=stdin)
@@ -105,7 +106,9 @@ def _kill_wait(pid: int, timeout: float = 5.0) -> None:
 
 
 def _run(cmd: list[str], *, env: dict | None = None, stdin: str | None = None) -> str:
-    proc = subprocess.run(cmd, env=env, input=stdin, capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(cmd, env=env, input=stdin, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}")
+        shown = " ".join(cmd)
+        shown = shown if len(shown) < 300 else shown[:300] + " ..."
+        raise RuntimeError(f"{shown} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
     return proc.stdout

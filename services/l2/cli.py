@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import urllib.request
 
 from netledger.services.l2.config import AgentConfig, parse_bridge_mappings
@@ -50,8 +51,13 @@ def _port_args(p) -> None:
 
 def _l2_agent(args) -> int:
     from netledger import logs
+    from netledger.services.l2 import mechanisms
     from netledger.services.l2.agent import run_agent
 
+    if mechanisms.canonical(args.backend) not in mechanisms.available():
+        print(f"l2-agent: backend {args.backend!r} is not available "
+              f"(registered: {', '.join(mechanisms.available())})", file=sys.stderr)
+        return 2
     logs.setup("l2-agent")
     cfg = AgentConfig(host=args.host, backend=args.backend, tunnel_ip=args.tunnel_ip,
                       bridge_mappings=parse_bridge_mappings(args.bridge_mappings), ovsdb=args.ovsdb,

@@ -12,6 +12,7 @@ triggers a wholesale re-wire. A periodic cheap full observe repairs tampering.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import msgspec
@@ -31,6 +32,10 @@ log = structlog.get_logger("l2.worker")
 BINARY = "netledger-l2-agent"
 FULL = "@full"                     # queue key: "look at everything" (start-up, resync)
 _DECODERS = {"port": msgspec.json.Decoder(L2Port), "net": msgspec.json.Decoder(L2Network)}
+
+
+def _ms(a: float, b: float) -> int:
+    return int((b - a) * 1000)
 
 
 def agent_id(host: str) -> str:
@@ -68,7 +73,9 @@ class L2Worker:
         finally:
             for t in tasks:
                 t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, stuck = await asyncio.wait(tasks, timeout=10)
+            if stuck:
+                self.log.warning("tasks did not stop in time", n=len(stuck))
             await watcher.stop()
             await self.mech.stop()
             self.log.info("l2 worker stopped", writes=self.writes, batches=self.batches)
@@ -107,7 +114,7 @@ class L2Worker:
             try:
                 await fn()
             except Exception as exc:  # noqa: BLE001 - periodic jobs must never die
-                self.log.warning("periodic job failed", job=fn.__name__, error=repr(exc))
+                self.log.warning("periodic job failed", job=fn.__name__, error=repr(exc)[:300])
             await asyncio.sleep(interval)
 
     # --- the loop
@@ -124,7 +131,7 @@ class L2Worker:
                 raise
             except Exception as exc:  # noqa: BLE001 - retry with backoff, never crash
                 self.queue.done(keys, ok=False)
-                self.log.warning("reconcile failed", keys=len(keys), error=repr(exc),
+                self.log.warning("reconcile failed", keys=len(keys), error=repr(exc)[:300],
                                  retry_in=backoff(max(self.queue.failures(k) for k in keys)))
             else:
                 self.queue.done(keys, ok=True)
@@ -136,17 +143,25 @@ class L2Worker:
                 structlog.contextvars.unbind_contextvars("key")
 
     async def reconcile(self) -> None:
+        t0 = time.perf_counter()
         desired = from_intents(self.intents)
         observed = await self.mech.observe()
+        t1 = time.perf_counter()
         ops = self.mech.plan(desired, observed)
+        t2 = time.perf_counter()
         self.batches += 1
         if ops:
-            self.log.info("plan", n=len(ops), ops=[msgspec.to_builtins(o) for o in ops[:40]])
+            self.log.info("plan", n=len(ops), ops=[msgspec.to_builtins(o) for o in ops[:20]])
             await self.mech.apply(ops)
             observed = self.mech.after(observed, ops)
-        await self._report(self.mech.port_states(desired, observed))
+        t3 = time.perf_counter()
+        reported = await self._report(self.mech.port_states(desired, observed))
+        if ops or reported:
+            self.log.info("reconciled", ops=len(ops), reported=reported, observe_ms=_ms(t0, t1),
+                          plan_ms=_ms(t1, t2), apply_ms=_ms(t2, t3), report_ms=_ms(t3, time.perf_counter()),
+                          writes=self.writes)
 
-    async def _report(self, states: dict[str, PortState]) -> None:
+    async def _report(self, states: dict[str, PortState]) -> int:
         for gone in set(self.reported) - set(states):
             del self.reported[gone]
         changed = {p: s for p, s in states.items() if self.reported.get(p) != s}
@@ -157,6 +172,7 @@ class L2Worker:
                 await self._publish_status(pid, st)
             self.reported[pid] = st
         await asyncio.gather(*(one(p, s) for p, s in sorted(changed.items())))
+        return len(changed)
 
     async def _publish_status(self, port_id: str, st: PortState) -> None:
         ev = PortStatusReported(port_id=port_id, host=self.cfg.host, status=st.status, block="l2",

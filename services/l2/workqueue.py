@@ -71,10 +71,15 @@ class WorkQueue:
                 self._processing.update(keys)
                 return keys
             self._wake.clear()
+            # A timer rather than wait_for(): on 3.11 wait_for can swallow a cancellation
+            # that races with the inner wait finishing, and the worker would never stop.
+            timer = (asyncio.get_running_loop().call_later(max(wait, 0.0), self._wake.set)
+                     if wait is not None else None)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
-            except asyncio.TimeoutError:
-                pass
+                await self._wake.wait()
+            finally:
+                if timer is not None:
+                    timer.cancel()
 
     def done(self, keys: list[str], ok: bool) -> None:
         for key in keys:

@@ -92,22 +92,27 @@ class L2Env:
         stop = asyncio.Event()
         self._tasks[h.name] = (asyncio.create_task(w.run(stop)), stop)
         self.workers[h.name] = w
-        await asyncio.wait_for(w.synced.wait(), 15)
+        await asyncio.wait_for(w.synced.wait(), 60)      # generous: CI boxes are shared
         return w
 
     async def stop_worker(self, h: SimHost) -> None:
         task, stop = self._tasks.pop(h.name)
         stop.set()
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, 30)
 
     async def close(self) -> None:
+        """Every step is attempted even if an earlier one fails; the first error is raised."""
+        errors: list[BaseException] = []
         for h in self.cluster.hosts:
             if h.name in self._tasks:
-                await self.stop_worker(h)
+                await _attempt(errors, self.stop_worker(h))
         for host, port_id, netns in self.plugged:
-            await asyncio.to_thread(unplug, port_id, netns, host_netns=host.netns, ovsdb=host.ovsdb)
+            await _attempt(errors, asyncio.to_thread(unplug, port_id, netns, host_netns=host.netns,
+                                                     ovsdb=host.ovsdb))
             ns_delete(netns)
-        await self.bus.nc.drain()
+        await _attempt(errors, self.bus.nc.drain())
+        if errors:
+            raise errors[0]
 
     # --- instances and intents
     def host(self, i: int) -> SimHost:
@@ -127,12 +132,19 @@ class L2Env:
     async def put(self, i: int, intent: L2Port | L2Network) -> None:
         await intents_kv.put(self.kv, self.host(i).name, intent)
 
-    async def wait_status(self, port_id: str, status: str, timeout: float = 15) -> None:
+    async def wait_status(self, port_id: str, status: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while self.status.get(port_id) != status:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{port_id}: status {self.status.get(port_id)!r}, wanted {status}")
             await asyncio.sleep(0.05)
+
+
+async def _attempt(errors: list[BaseException], aw) -> None:
+    try:
+        await aw
+    except Exception as exc:  # noqa: BLE001 - teardown goes on, the error is re-raised later
+        errors.append(exc)
 
 
 @pytest.fixture

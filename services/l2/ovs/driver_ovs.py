@@ -41,9 +41,18 @@ class _Idl(connection.OvsdbIdl):
     def notify(self, event, row, updates=None):
         if self.on_iface is None or row._table.name != "Interface":
             return
+        # vswitchd rewrites statistics/status every few seconds: only plug-relevant
+        # changes (new/deleted row, ofport, external_ids) are worth a reconcile.
+        if event == "update" and updates is not None and not (
+                _changed(updates, "ofport") or _changed(updates, "external_ids")):
+            return
         iid = (getattr(row, "external_ids", None) or {}).get("iface-id")
         if iid:
             self.on_iface(iid)
+
+
+def _changed(updates, column: str) -> bool:
+    return column in getattr(updates, "_data", {})
 
 
 class _Snapshot(command.ReadOnlyCommand):
@@ -100,7 +109,8 @@ class OvsDriver:
         idl = _Idl(self.cfg.ovsdb, helper)
         idl.on_iface = on_iface
         self._idl = idl
-        conn = connection.Connection(idl=idl, timeout=30)
+        # vswitchd takes seconds to reconfigure a userspace bridge with 1000s of ports
+        conn = connection.Connection(idl=idl, timeout=120)
         # ovsdbapp keeps the connection on the class: one subclass per driver keeps
         # several hosts (tests, bench) in one process apart.
         api_cls = type("OvsApi", (impl_idl.OvsdbIdl,), {"_ovsdb_connection": None})
