@@ -137,6 +137,10 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
     site = web.TCPSite(runner, cfg.api_host, cfg.api_port, reuse_port=True)
     await site.start()
     sweeper = asyncio.create_task(janitor.run(svc))
+    # The DHCP scheduler (services/dhcp/schedule_loop.py): this process decides which
+    # DHCP agent serves which network, as Neutron's server does.
+    dhcp_sched = import_optional("netledger.services.dhcp.schedule_loop")
+    scheduler = asyncio.create_task(dhcp_sched.run(svc)) if dhcp_sched else None
     log.info("api listening", host=cfg.api_host, port=cfg.api_port, db=cfg.effective_db_path)
     if ready:
         ready.set()
@@ -144,5 +148,7 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
         await asyncio.Event().wait()
     finally:
         sweeper.cancel()
+        if scheduler:
+            scheduler.cancel()
         await runner.cleanup()
         await svc.bus.nc.close()

@@ -2,23 +2,26 @@
 
 Each item is decided like a single create (claims are won one by one and owned by the
 item's id); the facts of all items are then published as one atomic batch, so either
-every resource exists afterwards or none does. Claims of a failed bulk are released.
+every resource exists afterwards or none does. Claims of a failed bulk are released
+before the error is answered, so a refused bulk leaves no address or MAC held.
 """
 
 from __future__ import annotations
 
-import asyncio
+import ipaddress
 
 from aiohttp import web
 
-from netledger.errors import BadRequest
+from netledger.errors import BadRequest, Conflict, ServiceUnavailable
 from netledger.libs.bus import BusUnavailable, WrongLastSequence
 from netledger.libs.events.envelope import wrap
 
 from .attributes import validate_body
-from .common import json_response, new_resource_id
+from .common import for_caller, json_response, new_resource_id
 from .deciders import Plan
-from .writer import Retry
+from .deciders.claims import Ledger
+from .subnet_rules import _check_against_network as check_overlap
+from .writer import ATTEMPTS, Retry
 
 MAX_BULK = 500
 
@@ -40,25 +43,66 @@ async def create_bulk(request: web.Request, kind: str, body: dict) -> web.Respon
     reqs = [validate_body(kind, {kind: item}, create=True, is_admin=ctx.is_admin) for item in items]
     ids = [new_resource_id(ctx, kind, i) for i in range(len(reqs))]
     if all(svc.reader.row(f"{kind}s_v", i) is not None for i in ids):
-        return _respond(svc, kind, ids)
+        return _respond(svc, kind, ids, ctx)
+    ledger = Ledger()
+    try:
+        await _attempts(svc, ctx, kind, reqs, ids, ledger)
+    except BaseException:
+        if ledger.won and not ledger.committed:
+            await svc.writer.release(ctx, ledger.releases())
+        raise
+    return _respond(svc, kind, ids, ctx)
+
+
+async def _attempts(svc, ctx, kind: str, reqs: list[dict], ids: list[str], ledger: Ledger) -> None:
     plan_create = _planner(kind)
-    for attempt in range(8):
-        plans = [plan_create(svc, ctx, req, rid) for req, rid in zip(reqs, ids)]
+    for _attempt in range(ATTEMPTS):
+        if kind == "port":
+            plans = [plan_create(svc, ctx, req, rid, ledger.won) for req, rid in zip(reqs, ids)]
+        else:
+            plans = [plan_create(svc, ctx, req, rid) for req, rid in zip(reqs, ids)]
+        _check_distinct(plans)
+        if kind == "subnet":
+            _check_no_overlap(plans)
         try:
-            await _execute(svc, ctx, plans)
-            return _respond(svc, kind, ids)
+            await _execute(svc, ctx, plans, ledger)
+            return
         except Retry as exc:
-            await asyncio.sleep(0)
             try:
                 await svc.position.wait_for(exc.seq, timeout=2.0)
-            except Exception:
+            except ServiceUnavailable:
                 pass
-    raise BadRequest("Bulk create could not be applied consistently; please retry.")
+    raise Conflict("Too many concurrent modifications; please retry.", type="Conflict")
 
 
-async def _execute(svc, ctx, plans: list[Plan]) -> None:
+def _check_distinct(plans: list[Plan]) -> None:
+    """Two items asking for the same address or MAC: Neutron answers 409 for the bulk."""
+    seen: dict[str, str] = {}
+    for plan in plans:
+        for pub in plan.claims:
+            if seen.setdefault(pub.subject, pub.aggregate_id) != pub.aggregate_id:
+                if pub.chosen:  # our own random pick collided: pick again
+                    raise Retry(0, pub)
+                what = getattr(pub.event, "ip_address", None) or getattr(pub.event, "mac_address", "")
+                raise Conflict(f"Address {what} is requested by two items of the bulk request",
+                               type="IpAddressAlreadyAllocated" if hasattr(pub.event, "ip_address")
+                               else "MacAddressInUse")
+
+
+def _check_no_overlap(plans: list[Plan]) -> None:
+    """Items of one bulk on the same network must not overlap each other either (each
+    was decided against the network's existing subnets only)."""
+    earlier: list[dict] = []
+    for plan in plans:
+        ev = plan.facts[0].event
+        same_net = [s for s in earlier if s["network_id"] == ev.network_id]
+        check_overlap(ipaddress.ip_network(ev.cidr), same_net, ev.network_id)
+        earlier.append({"network_id": ev.network_id, "cidr": ev.cidr})
+
+
+async def _execute(svc, ctx, plans: list[Plan], ledger: Ledger) -> None:
     writer = svc.writer
-    await writer.execute(ctx, Plan(claims=tuple(c for p in plans for c in p.claims)))
+    await writer.claim(ctx, tuple(c for p in plans for c in p.claims), ledger)
     items = []
     for i, plan in enumerate(plans):
         for pub in plan.facts:
@@ -73,17 +117,18 @@ async def _execute(svc, ctx, plans: list[Plan]) -> None:
         if exp_subject and key in seen:
             items[n] = (subject, env, msg_id, None, None)
         seen.add(key)
+    ledger.committed = True
     try:
         seq = await svc.bus.publish_batch(items)
     except WrongLastSequence as exc:
+        ledger.committed = False  # the batch was refused as a whole
         raise Retry(exc.current, plans[0].facts[0]) from exc
     except BusUnavailable as exc:
-        from netledger.errors import ServiceUnavailable
-
         raise ServiceUnavailable("The event bus is unavailable; please retry.") from exc
+    seq = max(seq, await writer.release(ctx, tuple(r for p in plans for r in p.releases)))
     await svc.position.wait_for(seq)
 
 
-def _respond(svc, kind: str, ids: list[str]) -> web.Response:
-    bodies = [svc.reader.get(kind, i, None)[0] for i in ids]
+def _respond(svc, kind: str, ids: list[str], ctx) -> web.Response:
+    bodies = [for_caller(svc.reader.get(kind, i, None)[0], kind, ctx) for i in ids]
     return json_response({f"{kind}s": bodies}, status=201)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 import msgspec
 from aiohttp import web
 
-from netledger.errors import BadRequest, PreconditionFailed
+from netledger.errors import BadRequest, InvalidInput, NotFound, PreconditionFailed
 
 from . import query
 
@@ -35,6 +36,26 @@ def new_resource_id(ctx, kind: str, index: int = 0) -> str:
     return str(uuid.uuid4())
 
 
+async def delete_idempotently(request: web.Request, run, subject_of) -> web.Response:
+    """Run a delete; a retry of an already-done delete (same X-Idempotency-Key) answers
+    204 again instead of 404. ``subject_of(id)`` is the aggregate's subject pattern."""
+    ctx, svc = request["ctx"], request.app["svc"]
+    try:
+        await run()
+    except NotFound:
+        rid = request.match_info["id"]
+        if not _is_uuid(rid) or not await svc.writer.replayed(ctx, subject_of(rid), "delete"):
+            raise
+    return web.Response(status=204)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
 def check_if_match(request: web.Request, current: dict) -> None:
     """``If-Match: revision_number=N`` (several may be given, any may match)."""
     header = request.headers.get("If-Match")
@@ -55,21 +76,60 @@ def check_if_match(request: web.Request, current: dict) -> None:
             f"expected one of {wanted}", type="RevisionNumberConstraintFailed")
 
 
+# Neutron's default policy shows these to admins only (provider details, port binding).
+ADMIN_ONLY_VIEW = {
+    "network": frozenset({"provider:network_type", "provider:physical_network", "provider:segmentation_id"}),
+    "port": frozenset({"binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details"}),
+}
+
+
+def for_caller(body: dict, kind: str, ctx) -> dict:
+    """The body as this caller may see it (admins see everything)."""
+    hidden = ADMIN_ONLY_VIEW.get(kind)
+    if ctx.is_admin or not hidden:
+        return body
+    return {k: v for k, v in body.items() if k not in hidden}
+
+
 def fields_of(request: web.Request) -> tuple[str, ...]:
     return tuple(v for k, v in request.query.items() if k == "fields" and v)
 
 
 def show(body: dict, request: web.Request, kind: str) -> web.Response:
     fields = fields_of(request)
+    body = for_caller(body, kind, request["ctx"])
     return json_response({kind: query.project_fields(body, fields) if fields else body})
+
+
+def respond(request: web.Request, kind: str, body: dict, status: int = 200) -> web.Response:
+    """A create/update answer: the resource as the caller may see it."""
+    return json_response({kind: for_caller(body, kind, request["ctx"])}, status=status)
+
+
+def changed_since(values: list[str]) -> str | None:
+    """standard-attr-timestamp's ``changed_since`` filter, as a UTC timestamp in the
+    projection's format (so it compares as text against ``updated_at``)."""
+    if not values:
+        return None
+    raw = values[-1]
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput("The input changed_since must be in the following format: YYYY-MM-DDTHH:MM:SS") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def list_response(request: web.Request, reader, kind: str, collection: str, attributes: frozenset[str],
                   *, shared_visible: bool = False) -> web.Response:
     params = list(request.query.items())
-    q = query.parse_list_query(params, attributes=attributes)
+    since = changed_since([v for k, v in params if k == "changed_since"])
+    q = query.parse_list_query([(k, v) for k, v in params if k != "changed_since"], attributes=attributes)
     ctx = request["ctx"]
-    rows = reader.list(kind, q, ctx.scope(), shared_visible=shared_visible)
+    rows = reader.list(kind, q, ctx.scope(), shared_visible=shared_visible, changed_since=since)
+    if not ctx.is_admin and kind in ADMIN_ONLY_VIEW:
+        rows = [for_caller(b, kind, ctx) for b in rows]
     base = f"{request.scheme}://{request.host}"
     return json_response(query.page_result(rows, q, collection=collection, url_base=base,
                                            path=request.path, params=params))

@@ -31,7 +31,9 @@ class RequestContext(Struct, frozen=True, kw_only=True):
 def context_from_headers(headers, *, default_project: str, default_admin: bool) -> RequestContext:
     """noauth: ``X-Project-Id`` picks the project (an operator's request without it is
     the configured default project with the admin role); ``X-Roles: admin`` grants admin."""
-    rid = headers.get("X-Openstack-Request-Id") or f"req-{uuid.uuid4()}"
+    # Always our own id: it seeds JetStream message ids, so a client-chosen value reused
+    # across two different requests would silently dedupe the second one.
+    rid = f"req-{uuid.uuid4()}"
     project = headers.get("X-Project-Id") or headers.get("X-Tenant-Id")
     roles = {r.strip().lower() for r in headers.get("X-Roles", "").split(",") if r.strip()}
     is_admin = "admin" in roles or (project is None and default_admin)

@@ -1,4 +1,8 @@
-"""Version and extension discovery (only what is really implemented is listed)."""
+"""Version and extension discovery.
+
+Invariant: an alias is listed only when its behaviour is implemented end to end
+(clients such as openstackclient switch features on what this list says).
+"""
 
 from __future__ import annotations
 
@@ -26,18 +30,23 @@ EXTENSIONS = {
     "allowed-address-pairs": "Provides allowed address pairs",
     "net-mtu": "Provides MTU attribute for a network resource.",
     "net-mtu-writable": "Provides a writable MTU attribute for a network resource.",
-    "network_availability_zone": "Availability zone support for network.",
+    "empty-string-filtering": "Allow filtering by attributes with empty string value",
+    "ip-substring-filtering": "Provides IP substring filtering when listing ports",
+    "tag-creation": "Allow to set tags on resource creation",
 }
 NAMES = {
     "standard-attr-description": "standard-attr-description", "standard-attr-revisions": "Resource revision numbers",
-    "standard-attr-timestamp": "Resource timestamps", "standard-attr-tag": "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip",
+    "standard-attr-timestamp": "Resource timestamps", "standard-attr-tag": "Tag support for resources with standard attribute: network, subnet, port",
     "project-id": "project_id field enabled", "revision-if-match": "If-Match constraints based on revision_number",
     "pagination": "Pagination support", "sorting": "Sorting support", "filter-validation": "Filter parameters validation",
     "binding": "Port Binding", "provider": "Provider Network", "external-net": "Neutron external network",
     "port-security": "Port Security", "allowed-address-pairs": "Allowed Address Pairs", "net-mtu": "Network MTU",
-    "net-mtu-writable": "Network MTU (writable)", "network_availability_zone": "Network Availability Zone",
+    "net-mtu-writable": "Network MTU (writable)", "empty-string-filtering": "Empty String Filtering Extension",
+    "ip-substring-filtering": "IP address substring filtering", "tag-creation": "Tag creation extension",
 }
-COLLECTIONS = [("network", "networks"), ("subnet", "subnets"), ("port", "ports"), ("agent", "agents")]
+# The v2.0 root lists the core resources only (extension resources are discovered
+# through /v2.0/extensions), as Neutron's does.
+COLLECTIONS = [("network", "networks"), ("subnet", "subnets"), ("port", "ports")]
 
 
 def _ext(alias: str) -> dict:

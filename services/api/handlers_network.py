@@ -5,7 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from .attributes import NETWORK, validate_body
-from .common import check_if_match, json_response, list_response, new_resource_id, read_json, show
+from netledger.services.dhcp import schedule_loop as dhcp_hooks
+
+from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
+                     show)
 from .deciders import network as decide
 from .writer import run_with_retries
 
@@ -28,7 +31,7 @@ async def create(request: web.Request) -> web.Response:
     if not ctx.idempotency_key or svc.reader.row("networks", net_id) is None:
         await run_with_retries(lambda: plan_create(svc, ctx, req, net_id), svc.writer, ctx)
     body, _ = svc.reader.get("network", net_id, None)
-    return json_response({"network": body}, status=201)
+    return respond(request, "network", body, status=201)
 
 
 def plan_create(svc, ctx, req, net_id):
@@ -58,12 +61,13 @@ async def update(request: web.Request) -> web.Response:
 
     await run_with_retries(plan, svc.writer, ctx)
     body, _ = svc.reader.get("network", net_id, None)
-    return json_response({"network": body})
+    return respond(request, "network", body)
 
 
 async def delete(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
     net_id = request.match_info["id"]
+    await dhcp_hooks.before_network_delete(svc, ctx, net_id)     # Neutron deletes network:dhcp ports itself
 
     def plan():
         cur, _ = svc.reader.get("network", net_id, ctx.scope())
@@ -72,5 +76,5 @@ async def delete(request: web.Request) -> web.Response:
         return decide.decide_delete(ctx, cur, mac_head=head, macs_held=held,
                                     seg_claims=svc.segment_claims_of(net_id), subjects=svc.subjects)
 
-    await run_with_retries(plan, svc.writer, ctx)
-    return web.Response(status=204)
+    return await delete_idempotently(request, lambda: run_with_retries(plan, svc.writer, ctx),
+                                     svc.subjects.network)

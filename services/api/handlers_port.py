@@ -7,7 +7,8 @@ from aiohttp import web
 from netledger.errors import Forbidden
 
 from .attributes import PORT, validate_body
-from .common import check_if_match, json_response, list_response, new_resource_id, read_json, show
+from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
+                     show)
 from .deciders import port as decide
 from .deciders.claims import Ledger
 from .handlers_subnet import visible_network
@@ -34,7 +35,7 @@ async def create(request: web.Request) -> web.Response:
         await run_with_retries(lambda: plan_create(svc, ctx, req, port_id, ledger.won), svc.writer, ctx,
                                ledger=ledger)
     body, _ = svc.reader.get("port", port_id, None)
-    return json_response({"port": body}, status=201)
+    return respond(request, "port", body, status=201)
 
 
 def plan_create(svc, ctx, req, port_id, won=None):
@@ -85,7 +86,7 @@ async def update(request: web.Request) -> web.Response:
 
     await run_with_retries(plan, svc.writer, ctx, ledger=ledger)
     body, _ = svc.reader.get("port", pid, None)
-    return json_response({"port": body})
+    return respond(request, "port", body)
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -97,5 +98,5 @@ async def delete(request: web.Request) -> web.Response:
         check_if_match(request, cur)
         return decide.decide_delete(ctx, cur, seq, claims=svc.claims, subjects=svc.subjects)
 
-    await run_with_retries(plan, svc.writer, ctx)
-    return web.Response(status=204)
+    return await delete_idempotently(request, lambda: run_with_retries(plan, svc.writer, ctx),
+                                     lambda i: svc.subjects.aggregate("port", i))

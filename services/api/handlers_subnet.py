@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from netledger.errors import NotFound
+from netledger.errors import Forbidden, NotFound
 
 from .attributes import SUBNET, validate_body
-from .common import check_if_match, json_response, list_response, new_resource_id, read_json, show
+from netledger.services.dhcp import schedule_loop as dhcp_hooks
+
+from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
+                     show)
 from .deciders import subnet as decide
 from .writer import run_with_retries
 
@@ -39,13 +42,14 @@ async def create(request: web.Request) -> web.Response:
     if not ctx.idempotency_key or svc.reader.row("subnets", subnet_id) is None:
         await run_with_retries(lambda: plan_create(svc, ctx, req, subnet_id), svc.writer, ctx)
     body, _ = svc.reader.get("subnet", subnet_id, None)
-    return json_response({"subnet": body}, status=201)
+    return respond(request, "subnet", body, status=201)
 
 
 def plan_create(svc, ctx, req, subnet_id):
     net, tree_seq = visible_network(svc, ctx, req["network_id"])
     if net["project_id"] != ctx.project_id and not ctx.is_admin:
-        raise NotFound(f"Network {net['id']} could not be found.", type="NetworkNotFound")
+        # Visible (shared) but not theirs: Neutron's policy answers 403, not 404.
+        raise Forbidden("(rule:create_subnet) is disallowed by policy", type="PolicyNotAuthorized")
     return decide.decide_create(ctx, req, subnet_id=subnet_id, network=net, tree_seq=tree_seq,
                                 network_subnets=svc.reader.subnets_of(net["id"]), subjects=svc.subjects)
 
@@ -72,12 +76,13 @@ async def update(request: web.Request) -> web.Response:
 
     await run_with_retries(plan, svc.writer, ctx)
     body, _ = svc.reader.get("subnet", sid, None)
-    return json_response({"subnet": body})
+    return respond(request, "subnet", body)
 
 
 async def delete(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
     sid = request.match_info["id"]
+    await dhcp_hooks.before_subnet_delete(svc, ctx, sid)     # Neutron deletes network:dhcp ports itself
 
     def plan():
         cur, _ = svc.reader.get("subnet", sid, ctx.scope())
@@ -85,5 +90,5 @@ async def delete(request: web.Request) -> web.Response:
         return decide.decide_delete(ctx, cur, claims_head=svc.reader.ip_claims_head(sid),
                                     held=svc.reader.count_held_ips(sid), subjects=svc.subjects)
 
-    await run_with_retries(plan, svc.writer, ctx)
-    return web.Response(status=204)
+    return await delete_idempotently(request, lambda: run_with_retries(plan, svc.writer, ctx),
+                                     lambda i: svc.subjects.subnet("*", i))

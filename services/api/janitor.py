@@ -50,3 +50,20 @@ async def run(svc) -> None:
             await sweep(svc)
         except Exception as exc:  # never let the janitor take the API down
             log.warning("janitor sweep failed", error=repr(exc))
+
+
+async def sweep_once(cfg, *, grace_s: float) -> int:
+    """One sweep from the command line (after a crash test, or by an operator)."""
+    from types import SimpleNamespace
+
+    from netledger.libs import bus as busmod
+    from netledger.libs.events.subjects import Subjects
+
+    from .store import Reader
+
+    bus = await busmod.connect(cfg.effective_nats_url, name="netledger-janitor", subjects=Subjects(cfg.prefix))
+    try:
+        svc = SimpleNamespace(bus=bus, subjects=bus.subjects, reader=Reader(cfg.effective_db_path))
+        return await sweep(svc, grace_s=grace_s)
+    finally:
+        await bus.nc.close()

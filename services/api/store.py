@@ -48,16 +48,22 @@ class Reader:
         return row[0] if row else 0
 
     # --- lists
-    def list(self, kind: str, q: query.ListQuery, scope: str | None, *, shared_visible: bool = False) -> list[dict]:
+    def list(self, kind: str, q: query.ListQuery, scope: str | None, *, shared_visible: bool = False,
+             changed_since: str | None = None) -> list[dict]:
         extra = []
+        if changed_since:
+            extra.append(("json_extract(body, '$.updated_at') >= ?", [changed_since]))
         if scope is not None and shared_visible:
             extra.append(("(project_id = ? OR json_extract(body, '$.shared') = 1)", [scope]))
             scope = None
-        sql, params = query.to_sql(q, table=f"{kind}s_v", scope_project=scope, extra_where=extra)
-        return [_decode(r["body"]) for r in self.conn.execute(sql, params)]
+        # execute_list: a marker the caller cannot see is Neutron's 404, not an empty page.
+        return query.execute_list(self.conn, q, table=f"{kind}s_v", kind=kind, scope_project=scope,
+                                  extra_where=extra)
 
     def subnets_of(self, network_id: str) -> list[dict]:
-        rows = self.conn.execute("SELECT body FROM subnets WHERE network_id = ? ORDER BY id", [network_id])
+        """In creation order: Neutron fills the first subnet of a family with room first."""
+        rows = self.conn.execute("SELECT body FROM subnets WHERE network_id = ? "
+                                 "ORDER BY json_extract(body, '$.created_at'), id", [network_id])
         return [_decode(r[0]) for r in rows]
 
     def count_ports(self, network_id: str) -> int:
@@ -103,13 +109,13 @@ class Reader:
         create, or a release that never happened): (kind, scope, value, owner, seq)."""
         ips = self.conn.execute("""
             SELECT 'ip', c.subnet_id, c.ip_address, c.owner, c.seq FROM ip_claims c
-            WHERE c.held = 1 AND c.time < ? AND NOT EXISTS (
+            WHERE c.held = 1 AND c.time <= ? AND NOT EXISTS (
               SELECT 1 FROM ports p, json_each(json_extract(p.body, '$.fixed_ips')) f
               WHERE p.id = c.owner AND json_extract(f.value, '$.ip_address') = c.ip_address
                 AND json_extract(f.value, '$.subnet_id') = c.subnet_id)""", [older_than]).fetchall()
         macs = self.conn.execute("""
             SELECT 'mac', c.network_id, c.mac_address, c.owner, c.seq FROM mac_claims c
-            WHERE c.held = 1 AND c.time < ? AND NOT EXISTS (
+            WHERE c.held = 1 AND c.time <= ? AND NOT EXISTS (
               SELECT 1 FROM ports p WHERE p.id = c.owner AND p.mac_address = c.mac_address)""",
                                  [older_than]).fetchall()
         return [tuple(r) for r in ips] + [tuple(r) for r in macs]

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from netledger.errors import BadRequest, NotFound
+from netledger.errors import InvalidInput, NotFound
 from netledger.libs.events.network import TagsChanged
 
-from .common import json_response, read_json
+from .attributes import MAX_TAG_LEN, MAX_TAGS
+from .common import check_if_match, json_response, read_json
 from .deciders import Plan, Publication
 from .writer import run_with_retries
 
-MAX_TAGS = 50
-MAX_TAG_LEN = 255
 KINDS = {"networks": "network", "subnets": "subnet", "ports": "port"}
 
 
 def _check(tag) -> str:
-    if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LEN or "," in tag:
-        raise BadRequest(f"Invalid tag '{tag}': tags are 1 to {MAX_TAG_LEN} characters without ','",
-                         type="InvalidInput")
+    """neutron's validate_tag: a string of at most MAX_TAG_LEN characters."""
+    if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LEN:
+        raise InvalidInput(f"'{tag}' is not a valid tag: a string of 1 to {MAX_TAG_LEN} characters")
     return tag
+
+
+def _check_body(body) -> list[str]:
+    """validate_tags: {"tags": [unique strings]}."""
+    if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
+        raise InvalidInput("Invalid tags body")
+    tags = [_check(t) for t in body["tags"]]
+    if len(set(tags)) != len(tags):
+        raise InvalidInput(f"Duplicate items in the list: '{', '.join(sorted(set(tags)))}'")
+    return tags
 
 
 def _subject(svc, kind: str, body: dict) -> str:
@@ -39,9 +48,10 @@ async def _set(request: web.Request, change) -> list[str]:
 
     def plan():
         cur, seq = svc.reader.get(kind, rid, ctx.scope())
+        check_if_match(request, cur)
         tags = change(list(cur.get("tags", [])))
         if len(set(tags)) > MAX_TAGS:
-            raise BadRequest(f"At most {MAX_TAGS} tags per resource", type="InvalidInput")
+            raise InvalidInput(f"At most {MAX_TAGS} tags per resource")
         result[0] = sorted(set(tags))
         if result[0] == sorted(cur.get("tags", [])):
             return Plan(resource_id=rid)
@@ -69,11 +79,14 @@ async def get_one(request: web.Request) -> web.Response:
 
 
 async def replace_all(request: web.Request) -> web.Response:
-    body = await read_json(request)
-    if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
-        raise BadRequest("Request body must be {'tags': [...]}")
-    new = [_check(t) for t in body["tags"]]
+    new = _check_body(await read_json(request))
     return json_response({"tags": await _set(request, lambda _old: new)})
+
+
+async def add_many(request: web.Request) -> web.Response:
+    """POST .../tags: add these tags to the ones already there."""
+    new = _check_body(await read_json(request))
+    return json_response({"tags": await _set(request, lambda old: old + new)}, status=201)
 
 
 async def add_one(request: web.Request) -> web.Response:

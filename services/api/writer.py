@@ -10,6 +10,8 @@ and released here if the request fails before its facts were published.
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 
 import structlog
 
@@ -23,6 +25,10 @@ from .deciders.claims import Ledger
 from .position import Position
 
 log = structlog.get_logger("api.writer")
+
+# Each lost race is followed by a decision on newer state, so N concurrent writers of
+# one aggregate need up to N attempts; beyond this the client is told to retry (409).
+ATTEMPTS = 32
 
 
 class Retry(Exception):
@@ -42,8 +48,13 @@ class Writer:
     async def _publish(self, ctx: RequestContext, pub: Publication) -> int:
         env = wrap(pub.event, kind=pub.kind, aggregate_id=pub.aggregate_id, request_id=ctx.request_id,
                    actor=ctx.actor)
+        # Claims and releases carry no message id: their expected-sequence check already
+        # makes them exactly-once, and a message id would let a value claimed, released
+        # and chosen again by the same request be "deduplicated" into a claim that was
+        # never stored.
+        msg_id = None if pub.kind == "claim" else ctx.msg_id(pub.step)
         try:
-            return await self.bus.publish(pub.subject, env, msg_id=ctx.msg_id(pub.step),
+            return await self.bus.publish(pub.subject, env, msg_id=msg_id,
                                           expect_seq=pub.expect_seq, expect_subject=pub.expect_subject)
         except BusUnavailable as exc:
             raise ServiceUnavailable("The event bus is unavailable; please retry.") from exc
@@ -81,6 +92,22 @@ class Writer:
                 top = max(top, res)
         return top
 
+    async def replayed(self, ctx: RequestContext, subject: str, step: str) -> bool:
+        """Whether the last event on ``subject`` (wildcards allowed) is this request's
+        ``step``: how a delete retried with the same X-Idempotency-Key recognises that
+        it already happened (JetStream checks sequences before its dedupe, so a blind
+        re-publish would not tell us)."""
+        if not ctx.idempotency_key:
+            return False
+        stream = self.bus.stream_names["events"]
+        req = json.dumps({"last_by_subj": subject}).encode()
+        try:
+            reply = await self.bus.nc.request(f"$JS.API.DIRECT.GET.{stream}", req, timeout=5)
+        except Exception as exc:  # an answer we cannot check is "not replayed"
+            log.warning("replay check failed", subject=subject, error=repr(exc))
+            return False
+        return (reply.headers or {}).get("Nats-Msg-Id") == ctx.msg_id(step)
+
     async def execute(self, ctx: RequestContext, plan: Plan, ledger: Ledger | None = None) -> int:
         """Publish the plan; returns the highest sequence written (0 if nothing to do)."""
         ledger = ledger if ledger is not None else Ledger()
@@ -99,7 +126,7 @@ class Writer:
         return top
 
 
-async def run_with_retries(decide, writer: Writer, ctx: RequestContext, *, attempts: int = 8,
+async def run_with_retries(decide, writer: Writer, ctx: RequestContext, *, attempts: int = ATTEMPTS,
                            ledger: Ledger | None = None) -> Plan:
     """decide() reads state and returns a Plan; lost races wait for the newer state and retry.
 
@@ -128,4 +155,8 @@ async def _attempts(decide, writer: Writer, ctx: RequestContext, attempts: int, 
                 await writer.position.wait_for(exc.seq, timeout=2.0)
             except ServiceUnavailable:
                 pass
+            if attempt >= 2:
+                # Many writers on one aggregate: spread them out so each round has a winner
+                # that is not always the same fast process.
+                await asyncio.sleep(random.random() * 0.002 * attempt)
     raise Conflict("Too many concurrent modifications; please retry.", type="Conflict")

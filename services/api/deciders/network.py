@@ -33,7 +33,7 @@ def decide_create(ctx: RequestContext, req: dict, *, network_id: str, subjects: 
         description=req.get("description", ""), admin_state_up=req.get("admin_state_up", True),
         shared=req.get("shared", False), mtu=mtu,
         port_security_enabled=req.get("port_security_enabled", True),
-        router_external=req.get("router:external", False), segments=(seg,),
+        router_external=req.get("router:external", False), segments=(seg,), tags=tuple(req.get("tags") or ()),
     )
     claims = ()
     if seg.segmentation_id is not None:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import random
 
 import ipaddress
+
+import msgspec
 from collections.abc import Mapping
 from typing import Protocol
 
 from netledger.errors import Conflict, InvalidInput
 from netledger.libs.events.port import AddressPair, PortCreated, PortDeleted, PortUpdated
 from netledger.libs.events.subjects import Subjects
+from netledger.services.dhcp import extra_opts
 
 from .. import ipam
 from ..attributes import VNIC_TYPES
@@ -82,6 +85,7 @@ def decide_create(ctx: RequestContext, req: dict, *, port_id: str, network: dict
         binding_vif_type=vif_type, binding_vif_details=vif_details, port_security_enabled=port_security,
         security_groups=tuple(req.get("security_groups") or ()),
         allowed_address_pairs=_pairs(req.get("allowed_address_pairs")), tags=tuple(req.get("tags") or ()),
+        extra_dhcp_opts=extra_opts.for_create(req.get("extra_dhcp_opts")),
     )
     fact = Publication(subject=subjects.aggregate("port", port_id), kind="port", aggregate_id=port_id,
                        event=ev, step="create", expect_seq=tree_seq, expect_subject=subjects.network_tree(net_id))
@@ -135,6 +139,10 @@ def decide_update(ctx: RequestContext, current: dict, seq: int, changes: dict, *
                                            claims.ip(f["subnet_id"], f["ip_address"])[1]))
     if "allowed_address_pairs" in changes:
         fields["allowed_address_pairs"] = _pairs(changes["allowed_address_pairs"])
+    if "extra_dhcp_opts" in changes:
+        opts = extra_opts.merge(current.get("extra_dhcp_opts"), changes["extra_dhcp_opts"])
+        if [msgspec.to_builtins(o) for o in opts] != (current.get("extra_dhcp_opts") or []):
+            fields["extra_dhcp_opts"] = opts
     if "binding_host_id" in fields or "binding:vnic_type" in changes:
         host = fields.get("binding_host_id", current["binding:host_id"])
         fields["binding_vif_type"], fields["binding_vif_details"] = bind(host, network, agents)

@@ -41,7 +41,7 @@ def decide_create(ctx: RequestContext, req: dict, *, subnet_id: str, network: di
         dns_nameservers=tuple(norm["dns_nameservers"]),
         host_routes=_typed("host_routes", norm["host_routes"]),
         enable_dhcp=norm["enable_dhcp"], ipv6_ra_mode=norm.get("ipv6_ra_mode"),
-        ipv6_address_mode=norm.get("ipv6_address_mode"),
+        ipv6_address_mode=norm.get("ipv6_address_mode"), tags=tuple(req.get("tags") or ()),
     )
     fact = Publication(subject=subjects.subnet(net_id, subnet_id), kind="subnet", aggregate_id=subnet_id,
                        event=ev, step="create", expect_seq=tree_seq,

@@ -1,0 +1,336 @@
+"""HTTP handlers for /v2.0/routers (l3, extraroute, extraroute-atomic, ext-gw-mode).
+
+Router writes touch several aggregates (the router and its ports, with their claims):
+``run_atomic`` wins the claims, then publishes all facts as one JetStream atomic
+batch, so a router never names a port that does not exist; a lost race re-reads and
+decides again (claims already won are reused, see deciders/claims.py).
+"""
+
+from __future__ import annotations
+
+import msgspec
+from aiohttp import web
+
+from netledger.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
+from netledger.libs.bus import BusUnavailable, WrongLastSequence
+from netledger.libs.events.envelope import wrap
+
+from . import attributes, discovery
+from .attributes import Attr, READ_ONLY, COMMON, to_bool, to_list, validate_body
+from .common import check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
+from .deciders import Plan
+from .deciders import port as port_decider
+from .deciders import router as decide
+from .deciders.claims import Ledger
+from .handlers_port import plan_create as port_plan_create
+from .writer import Retry
+
+
+def to_gateway_info(value, name: str):
+    """external_gateway_info: null/{} (none) or {network_id, enable_snat?, external_fixed_ips?}."""
+    if value in (None, {}):
+        return None
+    if not isinstance(value, dict) or "network_id" not in value or set(value) - {
+            "network_id", "enable_snat", "external_fixed_ips"}:
+        raise BadRequest(f"Invalid input for {name}. Reason: Validation of dictionary's keys failed. "
+                         "Expected keys: {'network_id'} Provided keys: " + str(sorted(value or {})) + ".",
+                         type="HTTPBadRequest")
+    out = {"network_id": attributes.to_uuid(value["network_id"], "network_id")}
+    if "enable_snat" in value:
+        out["enable_snat"] = to_bool(value["enable_snat"], "enable_snat")
+    if value.get("external_fixed_ips"):
+        out["external_fixed_ips"] = to_list(value["external_fixed_ips"], "external_fixed_ips")
+    return out
+
+
+def _only_false(value, name: str):
+    if value not in (False, None, "False", "false"):
+        raise BadRequest(f"Attribute '{name}' is not supported by this server (only false is accepted)")
+    return False
+
+
+ROUTER = {
+    **COMMON,
+    "admin_state_up": Attr(to_bool, default=True),
+    "external_gateway_info": Attr(to_gateway_info),
+    "routes": Attr(to_list, create=False),
+    "distributed": Attr(_only_false, admin_only=True), "ha": Attr(_only_false, admin_only=True),
+    "flavor_id": Attr(attributes.only_empty, update=False),
+    "availability_zone_hints": Attr(attributes.only_empty, update=False), "availability_zones": READ_ONLY,
+}
+attributes.SPECS["router"] = ROUTER
+ATTRS = frozenset(ROUTER)
+for alias, name, desc in (
+        ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks "
+         "and access to external networks via a NAT gateway."),
+        ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+        ("extraroute-atomic", "Atomically add/remove extra routes", "Edit extra routes of a router on server side "
+         "by atomically adding/removing extra routes"),
+        ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for "
+         "specifying whether SNAT should occur on the external gateway")):
+    discovery.EXTENSIONS[alias], discovery.NAMES[alias] = desc, name
+
+
+# --- execution ------------------------------------------------------------------
+
+async def run_atomic(decide_fn, svc, ctx, *, attempts: int = 8) -> Plan:
+    """decide_fn(won) -> Plan; claims, then the facts as one atomic batch, then releases."""
+    ledger = Ledger()
+    try:
+        for _ in range(attempts):
+            plan = decide_fn(ledger.won)
+            try:
+                await _execute(svc, ctx, plan, ledger)
+                return plan
+            except Retry as exc:
+                try:
+                    await svc.position.wait_for(exc.seq, timeout=2.0)
+                except ServiceUnavailable:
+                    pass
+        raise Conflict("Too many concurrent modifications; please retry.", type="Conflict")
+    except BaseException:
+        if ledger.won and not ledger.committed:
+            await svc.writer.release(ctx, ledger.releases())
+        raise
+
+
+async def _execute(svc, ctx, plan: Plan, ledger: Ledger) -> None:
+    top = await svc.writer.claim(ctx, plan.claims, ledger)
+    if plan.facts:
+        # Steps are only unique per aggregate (every create is "create"): qualify them.
+        items = [(p.subject, wrap(p.event, kind=p.kind, aggregate_id=p.aggregate_id, request_id=ctx.request_id,
+                                  actor=ctx.actor), ctx.msg_id(f"{p.kind}:{p.aggregate_id}:{p.step}"),
+                  p.expect_seq, p.expect_subject) for p in plan.facts]
+        ledger.committed = True
+        try:
+            if len(items) == 1:
+                subject, env, msg_id, seq, exp = items[0]
+                top = max(top, await svc.bus.publish(subject, env, msg_id=msg_id, expect_seq=seq, expect_subject=exp))
+            else:
+                top = max(top, await svc.bus.publish_batch(items))
+        except WrongLastSequence as exc:
+            ledger.committed = False   # refused as a whole
+            raise Retry(max(exc.current, top), plan.facts[0]) from exc
+        except BusUnavailable as exc:
+            raise ServiceUnavailable("The event bus is unavailable; please retry.") from exc
+    top = max(top, await svc.writer.release(ctx, plan.releases))
+    if top:
+        await svc.position.wait_for(top)
+
+
+# --- reads ------------------------------------------------------------------------
+
+def _svc(request):
+    return request.app["svc"]
+
+
+def admin(ctx):
+    return msgspec.structs.replace(ctx, is_admin=True)
+
+
+def router_host(svc, router_id: str) -> str:
+    row = svc.reader.conn.execute("SELECT host FROM routers WHERE id = ?", [router_id]).fetchone()
+    return row[0] if row else ""
+
+
+def interfaces(svc, router_id: str) -> list[dict]:
+    rows = svc.reader.conn.execute("SELECT * FROM router_interfaces_v WHERE router_id = ? ORDER BY port_id",
+                                   [router_id])
+    return [dict(r) for r in rows]
+
+
+def gateway_port(svc, router_id: str) -> tuple[dict, int] | None:
+    row = svc.reader.conn.execute("SELECT gw_port_id FROM routers WHERE id = ?", [router_id]).fetchone()
+    if not row or not row[0]:
+        return None
+    return svc.reader.get("port", row[0], None)
+
+
+def fips_on_router(svc, router_id: str) -> list[dict]:
+    rows = svc.reader.conn.execute("SELECT body FROM floatingips_v WHERE json_extract(body, '$.router_id') = ?",
+                                   [router_id])
+    return [msgspec.json.decode(r[0]) for r in rows]
+
+
+def get_router(svc, ctx, router_id: str) -> tuple[dict, int]:
+    try:
+        return svc.reader.get("router", router_id, ctx.scope())
+    except NotFound:
+        raise NotFound(f"Router {router_id} could not be found", type="RouterNotFound") from None
+
+
+def external_network(svc, network_id: str, resource: str = "router") -> dict:
+    try:
+        net, _ = svc.reader.get("network", network_id, None)
+    except NotFound:
+        raise NotFound(f"Network {network_id} could not be found.", type="NetworkNotFound") from None
+    decide.check_external(net, resource)
+    return net
+
+
+def plan_port(svc, ctx, req: dict, port_id: str, won, *, project: str | None = None) -> Plan:
+    """A router-owned port decided by the port decider as an admin (the caller may not
+    own the network); ``project`` "" makes it Neutron's project-less gateway port."""
+    plan = port_plan_create(svc, admin(ctx), req, port_id, won)
+    if project is None:
+        return plan
+    fact = plan.facts[0]
+    ev = msgspec.structs.replace(fact.event, project_id=project)
+    return msgspec.structs.replace(plan, facts=(msgspec.structs.replace(fact, event=ev), *plan.facts[1:]))
+
+
+def gateway_port_plan(svc, ctx, router_id: str, gw: dict, port_id: str, won) -> Plan:
+    if ("enable_snat" in gw or gw.get("external_fixed_ips")) and not ctx.is_admin:
+        attr = "enable_snat" if "enable_snat" in gw else "external_fixed_ips"
+        raise Forbidden(f"(rule:create_router:external_gateway_info:{attr}) is disallowed by policy",
+                                   type="PolicyNotAuthorized")
+    external_network(svc, gw["network_id"])
+    req = {"network_id": gw["network_id"], "device_owner": decide.OWNER_GATEWAY, "device_id": router_id,
+           "binding:host_id": router_host(svc, router_id), "admin_state_up": True}
+    if gw.get("external_fixed_ips"):
+        req["fixed_ips"] = gw["external_fixed_ips"]
+    return plan_port(svc, ctx, req, port_id, won, project="")
+
+
+def port_delete_plan(svc, ctx, port_id: str) -> Plan:
+    cur, seq = svc.reader.get("port", port_id, None)
+    return port_decider.decide_delete(ctx, cur, seq, claims=svc.claims, subjects=svc.subjects)
+
+
+# --- CRUD -------------------------------------------------------------------------
+
+async def create(request: web.Request) -> web.Response:
+    ctx, svc = request["ctx"], _svc(request)
+    req = validate_body("router", await read_json(request), create=True, is_admin=ctx.is_admin)
+    rid = new_resource_id(ctx, "router")
+    gw_port_id = new_resource_id(ctx, "router-gw")
+
+    def plan(won):
+        gw = req.get("external_gateway_info")
+        gw_plan = gateway_port_plan(svc, ctx, rid, gw, gw_port_id, won) if gw else None
+        return decide.decide_create(ctx, req, router_id=rid, subjects=svc.subjects, gw_port=gw_plan)
+
+    if not ctx.idempotency_key or svc.reader.row("routers", rid) is None:
+        await run_atomic(plan, svc, ctx)
+    body, _ = svc.reader.get("router", rid, None)
+    return respond(request, "router", body, status=201)
+
+
+async def get(request: web.Request) -> web.Response:
+    ctx, svc = request["ctx"], _svc(request)
+    body, _ = get_router(svc, ctx, request.match_info["id"])
+    return show(body, request, "router")
+
+
+async def index(request: web.Request) -> web.Response:
+    return list_response(request, _svc(request).reader, "router", "routers", ATTRS)
+
+
+def routes_for(svc, rid: str, routes: list) -> tuple:
+    itfs = interfaces(svc, rid)
+    cidrs, own = [i["cidr"] for i in itfs], {i["gateway_ip"] for i in itfs}
+    gw = gateway_port(svc, rid)
+    if gw:
+        for f in gw[0]["fixed_ips"]:
+            own.add(f["ip_address"])
+            cidrs.append(svc.reader.get("subnet", f["subnet_id"], None)[0]["cidr"])
+    return decide.validate_routes(routes, cidrs=cidrs, own_ips=own)
+
+
+async def update(request: web.Request) -> web.Response:
+    ctx, svc = request["ctx"], _svc(request)
+    changes = validate_body("router", await read_json(request), create=False, is_admin=ctx.is_admin)
+    rid = request.match_info["id"]
+    new_gw_port = new_resource_id(ctx, "router-gw")
+
+    def plan(won):
+        cur, seq = get_router(svc, ctx, rid)
+        check_if_match(request, cur)
+        routes = routes_for(svc, rid, changes["routes"]) if "routes" in changes else None
+        gw_plan = None
+        if "external_gateway_info" in changes:
+            gw_plan = _gateway_change(svc, ctx, cur, seq, changes["external_gateway_info"], new_gw_port, won)
+        return decide.decide_update(ctx, cur, seq, changes, subjects=svc.subjects, routes=routes, gateway=gw_plan)
+
+    await run_atomic(plan, svc, ctx)
+    body, _ = svc.reader.get("router", rid, None)
+    return respond(request, "router", body)
+
+
+def _gateway_change(svc, ctx, cur, seq, wanted, new_port_id, won) -> Plan:
+    current = cur.get("external_gateway_info")
+    gw = gateway_port(svc, cur["id"])
+    needs_port = wanted and not (current and current["network_id"] == wanted["network_id"])
+    if wanted and current and not needs_port and "enable_snat" in wanted and not ctx.is_admin:
+        raise Forbidden("(rule:update_router:external_gateway_info:enable_snat) is disallowed by policy",
+                                   type="PolicyNotAuthorized")
+    new_port = gateway_port_plan(svc, ctx, cur["id"], wanted, new_port_id, won) if needs_port else None
+    old_delete = port_delete_plan(svc, ctx, gw[0]["id"]) if gw and (needs_port or not wanted) else None
+    return decide.decide_gateway(cur, seq, wanted, subjects=svc.subjects, gw_port=gw[0] if gw else None,
+                                 new_port=new_port, old_port_delete=old_delete,
+                                 fips_on_router=len(fips_on_router(svc, cur["id"])))
+
+
+async def delete(request: web.Request) -> web.Response:
+    ctx, svc = request["ctx"], _svc(request)
+    rid = request.match_info["id"]
+
+    def plan(won):
+        cur, seq = get_router(svc, ctx, rid)
+        check_if_match(request, cur)
+        gw = gateway_port(svc, rid)
+        gw_delete = port_delete_plan(svc, ctx, gw[0]["id"]) if gw else None
+        return decide.decide_delete(cur, seq, interfaces=interfaces(svc, rid), gw_delete=gw_delete,
+                                    fips_on_router=len(fips_on_router(svc, rid)), subjects=svc.subjects)
+
+    await run_atomic(plan, svc, ctx)
+    return web.Response(status=204)
+
+
+async def extraroutes(request: web.Request) -> web.Response:
+    """extraroute-atomic: add/remove routes against the router's current set, decided
+    and published expecting the router's sequence (no lost updates)."""
+    ctx, svc = request["ctx"], _svc(request)
+    body = await read_json(request)
+    rid, action = request.match_info["id"], request.match_info["action"]
+    given = body.get("router", {}).get("routes") if isinstance(body, dict) else None
+    if not isinstance(given, list):
+        raise BadRequest("Unable to find 'router' with 'routes' in request body")
+
+    def plan(won):
+        cur, seq = get_router(svc, ctx, rid)
+        routes = [dict(r) for r in cur.get("routes", [])]
+        if action == "add_extraroutes":
+            routes += [r for r in given if r not in routes]
+        else:
+            routes = [r for r in routes if r not in given]
+        return decide.decide_update(ctx, cur, seq, {}, subjects=svc.subjects, routes=routes_for(svc, rid, routes))
+
+    await run_atomic(plan, svc, ctx)
+    body, _ = svc.reader.get("router", rid, None)
+    return json_response({"router": body})
+
+
+async def l3_agents(request: web.Request) -> web.Response:
+    """l3_agent_scheduler's GET: the agent hosting the router."""
+    from .handlers_agent import agent_body
+
+    ctx, svc = request["ctx"], _svc(request)
+    get_router(svc, ctx, request.match_info["id"])
+    host = router_host(svc, request.match_info["id"])
+    rows = [r for r in svc.reader.agents() if r["host"] == host and r["agent_type"] == "L3 agent"]
+    return json_response({"agents": [agent_body(r, svc.agents.alive) for r in rows]})
+
+
+def add_routes(router) -> None:
+    from . import handlers_router_interface as itf
+
+    router.add_get("/v2.0/routers", index)
+    router.add_post("/v2.0/routers", create)
+    router.add_get("/v2.0/routers/{id}", get)
+    router.add_put("/v2.0/routers/{id}", update)
+    router.add_delete("/v2.0/routers/{id}", delete)
+    router.add_put("/v2.0/routers/{id}/add_router_interface", itf.add_interface)
+    router.add_put("/v2.0/routers/{id}/remove_router_interface", itf.remove_interface)
+    router.add_put("/v2.0/routers/{id}/{action:add_extraroutes|remove_extraroutes}", extraroutes)
+    router.add_get("/v2.0/routers/{id}/l3-agents", l3_agents)
