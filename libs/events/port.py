@@ -21,6 +21,14 @@ class AddressPair(Struct, frozen=True, kw_only=True):
     mac_address: str
 
 
+class ExtraDhcpOpt(Struct, frozen=True, kw_only=True):
+    """One option of the extra_dhcp_opt extension (dnsmasq name or number, and value)."""
+
+    opt_name: str
+    opt_value: str
+    ip_version: int               # no default: always on the wire and in API bodies
+
+
 class PortCreated(Event, tag="PortCreated", frozen=True, kw_only=True):
     port_id: str
     network_id: str
@@ -41,6 +49,7 @@ class PortCreated(Event, tag="PortCreated", frozen=True, kw_only=True):
     security_groups: tuple[str, ...] = ()
     allowed_address_pairs: tuple[AddressPair, ...] = ()
     tags: tuple[str, ...] = ()
+    extra_dhcp_opts: tuple[ExtraDhcpOpt, ...] = ()
 
 
 class PortUpdated(Event, tag="PortUpdated", frozen=True, kw_only=True):
@@ -60,6 +69,7 @@ class PortUpdated(Event, tag="PortUpdated", frozen=True, kw_only=True):
     port_security_enabled: bool | UnsetType = UNSET
     security_groups: tuple[str, ...] | UnsetType = UNSET
     allowed_address_pairs: tuple[AddressPair, ...] | UnsetType = UNSET
+    extra_dhcp_opts: tuple[ExtraDhcpOpt, ...] | UnsetType = UNSET
 
 
 class PortDeleted(Event, tag="PortDeleted", frozen=True, kw_only=True):

@@ -14,7 +14,9 @@ import json
 import msgspec
 import structlog
 
+from .compile_dhcp import DhcpIntentPublisher
 from .intents import IntentPublisher
+from .schedule_l3 import L3Hooks
 
 log = structlog.get_logger("topology.notify")
 
@@ -24,17 +26,23 @@ class AfterCommit:
         self.bus = bus
         self.conn = conn
         self.intents = IntentPublisher(bus, conn) if publish_intents else None
+        self.dhcp = DhcpIntentPublisher(bus, conn) if publish_intents else None
+        self.l3 = L3Hooks(bus, conn) if publish_intents else None   # router scheduling + L3 intents
         self.last_status: dict[str, str] = {}
         self.lock = asyncio.Lock()
 
     async def start(self) -> None:
         if self.intents:
             await self.intents.start()
+            await self.dhcp.start()
+            await self.l3.start(self.lock)
 
     async def __call__(self, touched_networks: set[str], reported_ports: set[str]) -> None:
         async with self.lock:
             if self.intents:
                 await self.intents.sync(touched_networks)
+                await self.dhcp.sync(touched_networks)
+                await self.l3.after_commit(touched_networks)
             for port_id in sorted(reported_ports):
                 await self._notify(port_id)
 

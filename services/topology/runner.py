@@ -75,12 +75,12 @@ class Folder:
             port_id = getattr(env.event, "port_id", None)
             if port_id:
                 self.reported_ports.add(port_id)
-        elif env.kind == "network":
+        elif env.kind in ("network", "dhcp"):
             self.touched_networks.add(env.aggregate_id)
-        elif env.kind == "port":
+        elif env.kind in ("port", "subnet"):
             net = getattr(env.event, "network_id", None)
             if net is None:
-                row = self.proj.read("ports", env.aggregate_id)
+                row = self.proj.read(f"{env.kind}s", env.aggregate_id)
                 net = row["network_id"] if row else None
             if net:
                 self.touched_networks.add(net)
@@ -111,6 +111,7 @@ async def ensure_consumer(bus: Bus, stream: str, durable: str, start: int) -> Pu
         await js.add_consumer(stream, cfg)
     consumer = PullConsumer(bus.nc, stream, durable)
     await consumer.start()
+    bus.on_reconnect.append(consumer.renew)
     return consumer
 
 
@@ -138,6 +139,8 @@ async def run_stream(bus: Bus, db_path: str, name: str, stream_key: str,
                 continue
             try:  # idle or lost: make sure the consumer still exists at our position
                 await sub.stop()
+                if sub.renew in bus.on_reconnect:
+                    bus.on_reconnect.remove(sub.renew)
                 sub = await ensure_consumer(bus, stream, f"{name}_{stream_key}", folder.position)
             except Exception as exc2:
                 log.warning("rebind failed", error=repr(exc2))

@@ -46,9 +46,19 @@ VIEWS = {
           (SELECT json_group_array(s.id) FROM (SELECT id FROM subnets WHERE network_id = n.id
            ORDER BY json_extract(body, '$.created_at'), id) s)) AS body FROM networks n""",
     "subnets_v": "SELECT id, project_id, network_id, seq, body FROM subnets",
+    # Provisioning blocks (Neutron's): ACTIVE needs the l2 block ACTIVE and, when a DHCP
+    # agent serves the network and the port has an address on a DHCP-enabled subnet
+    # (and is not the DHCP port itself), the dhcp block ACTIVE too.
     "ports_v": """
         SELECT p.id, p.project_id, p.network_id, p.seq, json_set(p.body, '$.status',
           CASE WHEN json_extract(p.body, '$.admin_state_up') = 0 THEN 'DOWN'
+               WHEN json_extract(p.body, '$.device_owner') != 'network:dhcp'
+                AND EXISTS (SELECT 1 FROM dhcp_bindings b WHERE b.id = p.network_id AND b.host != '')
+                AND EXISTS (SELECT 1 FROM json_each(json_extract(p.body, '$.fixed_ips')) f, subnets sn
+                            WHERE sn.id = json_extract(f.value, '$.subnet_id')
+                              AND json_extract(sn.body, '$.enable_dhcp') = 1)
+                AND NOT EXISTS (SELECT 1 FROM port_status d WHERE d.port_id = p.id AND d.block = 'dhcp'
+                                AND d.status = 'ACTIVE') THEN 'DOWN'
                ELSE COALESCE((SELECT s.status FROM port_status s WHERE s.port_id = p.id AND s.block = 'l2'
                               AND s.host = p.host), 'DOWN') END) AS body FROM ports p""",
 }

@@ -20,7 +20,7 @@ PORT_FIELDS = {
     "binding_vnic_type": "binding:vnic_type", "binding_vif_type": "binding:vif_type",
     "binding_vif_details": "binding:vif_details",
     "port_security_enabled": "port_security_enabled", "security_groups": "security_groups",
-    "allowed_address_pairs": "allowed_address_pairs",
+    "allowed_address_pairs": "allowed_address_pairs", "extra_dhcp_opts": "extra_dhcp_opts",
 }
 
 
@@ -37,6 +37,7 @@ def port_body(ev: PortCreated, env: Envelope) -> dict:
         "port_security_enabled": ev.port_security_enabled,
         "security_groups": list(ev.security_groups),
         "allowed_address_pairs": msgspec.to_builtins(ev.allowed_address_pairs),
+        "extra_dhcp_opts": msgspec.to_builtins(ev.extra_dhcp_opts),
         "tags": sorted(ev.tags), "created_at": env.time, "updated_at": env.time,
         "revision_number": 0,
     }
