@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nats
 import structlog
@@ -44,6 +44,9 @@ class BusUnavailable(PublishError):
 class Bus:
     nc: Client
     subjects: Subjects
+    # Called after every reconnect (e.g. pull consumers re-issue their pull requests,
+    # which the server forgot if it restarted).
+    on_reconnect: list = field(default_factory=list)
 
     @property
     def js(self):
@@ -146,8 +149,23 @@ async def connect(url: str, *, name: str, subjects: Subjects | None = None,
         opts.update(user=user, password=password)
     if creds:
         opts["user_credentials"] = creds
-    nc = await nats.connect(**opts)
-    return Bus(nc=nc, subjects=subjects or Subjects())
+    holder: list[Bus] = []
+
+    async def reconnected() -> None:
+        log.info("nats reconnected", url=str(nc.connected_url.netloc if nc.connected_url else ""))
+        for callback in list(holder[0].on_reconnect) if holder else []:
+            try:
+                await callback()
+            except Exception as exc:  # one bad callback must not stop the others
+                log.warning("reconnect callback failed", error=repr(exc))
+
+    async def disconnected() -> None:
+        log.warning("nats disconnected")
+
+    nc = await nats.connect(**opts, reconnected_cb=reconnected, disconnected_cb=disconnected)
+    bus = Bus(nc=nc, subjects=subjects or Subjects())
+    holder.append(bus)
+    return bus
 
 
 async def ensure_streams(bus: Bus, *, replicas: int = 1) -> None:
@@ -161,10 +179,19 @@ async def ensure_streams(bus: Bus, *, replicas: int = 1) -> None:
             err = json.loads(reply.data).get("error")
         if err:
             raise PublishError(f"stream {sdef.name}: {err.get('description')}")
+    from nats.js.api import KeyValueConfig, StorageType
+
     for bucket in kv_buckets(bus.subjects.prefix):
-        try:
-            await bus.js.key_value(bucket)
-        except Exception:
-            from nats.js.api import KeyValueConfig, StorageType
-            await bus.js.create_key_value(KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE,
-                                                         replicas=replicas))
+        for attempt in range(5):
+            try:
+                await bus.js.key_value(bucket)
+                break
+            except Exception:
+                pass
+            try:
+                await bus.js.create_key_value(KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE,
+                                                             replicas=replicas))
+                break
+            except Exception as exc:  # another process created it at the same moment
+                log.info("kv create raced", bucket=bucket, error=repr(exc), attempt=attempt)
+                await asyncio.sleep(0.1)

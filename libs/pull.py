@@ -37,6 +37,11 @@ class PullConsumer:
         self.sub = await self.nc.subscribe(self.inbox, cb=self._on_msg)
         await self._request()
 
+    async def renew(self) -> None:
+        """After a reconnect the server may have forgotten our pull: ask again."""
+        self.pending = 0
+        await self._request()
+
     async def stop(self) -> None:
         if self.sub:
             await self.sub.unsubscribe()

@@ -72,6 +72,15 @@ def cmd_tail(args) -> None:
               stream_key=args.stream))
 
 
+def cmd_janitor(args) -> None:
+    from netledger.services.api.janitor import sweep_once
+
+    logs.setup("janitor")
+    cfg = _cfg(args)
+    released = asyncio.run(sweep_once(cfg, grace_s=args.grace))
+    sys.stdout.write(f"released {released} orphaned claims\n")
+
+
 def cmd_up(args) -> None:
     from netledger.deploy.allinone import up
 
@@ -115,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = psub.add_parser("rebuild", help="fold the whole stream into a fresh database")
     r.add_argument("--db", required=True, help="path of the new database (must not exist)")
     r.set_defaults(func=cmd_rebuild)
+
+    s = sub.add_parser("janitor", help="release claims no resource uses (one sweep)")
+    s.add_argument("--grace", type=float, default=120.0, help="only claims older than this many seconds")
+    s.set_defaults(func=cmd_janitor)
 
     s = sub.add_parser("events", help="event tools")
     esub = s.add_subparsers(dest="ecmd", required=True)

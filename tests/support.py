@@ -131,6 +131,10 @@ def start_stack(nats_url: str, *, apis: int = 1, prefix: str | None = None, extr
         stack.spawn(f"api{i}", ["api", "--port", str(port)])
     for url in stack.api_urls:
         wait_http(url + "/")
+    status, body = stack.api.get("/v2.0/networks?name=probe")
+    if status != 200:
+        logs = {n: open(os.path.join(workdir, f"{n}.log")).read()[-3000:] for n in stack.procs}
+        raise RuntimeError(f"stack not healthy: {status} {body}\n{logs}")
     return stack
 
 
