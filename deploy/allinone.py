@@ -29,25 +29,44 @@ def _paths(cfg: Config) -> dict[str, str]:
             "nats": os.path.join(var, "nats")}
 
 
-def _service_cmds(cfg: Config, l2: bool) -> dict[str, list[str]]:
+AIO_NETNS = "netledger-aio"
+
+
+def _service_cmds(cfg: Config, l2: bool, ovsdb: str | None) -> dict[str, list[str]]:
+    """Worker subcommands take --nats/--prefix after their own name (their parsers own them)."""
     base = [sys.executable, "-m", "netledger.cli", "--nats", cfg.effective_nats_url, "--prefix", cfg.prefix]
+    common = ["--nats", cfg.effective_nats_url, "--prefix", cfg.prefix]
     cmds = {"topology": base + ["topology"], "api": base + ["api"]}
-    if l2 and _can_run_l2():
-        cmds["l2-agent"] = base + ["l2-agent", "--host", os.uname().nodename, "--backend", "ovs"]
+    if l2 and ovsdb:
+        host = os.uname().nodename
+        node = ["--host", host, "--ovsdb", ovsdb, *common]
+        cmds["l2-agent"] = base[:3] + ["l2-agent", *node, "--backend", "ovs", "--tunnel-ip", "127.0.0.1"]
+        for agent in ("l3-agent", "dhcp-agent"):
+            cmds[agent] = base[:3] + [agent, *node, "--host-netns", AIO_NETNS]
+        cmds["dhcp-agent"] += ["--state-dir", os.path.join(os.path.abspath(cfg.var_dir), "dhcp")]
     return cmds
 
 
-def _can_run_l2() -> bool:
-    try:
-        import netledger.services.l2.cli  # noqa: F401
-    except ImportError:
-        return False
-    return os.geteuid() == 0 and os.path.exists("/usr/sbin/ovs-vswitchd")
+def _start_dataplane(paths: dict):
+    """A private OVS (userspace datapath) whose vswitchd lives in its own namespace, so
+    the all-in-one never adds bridges, addresses or routes to the host's namespace."""
+    from .ovs import OvsNode, ovs_available
+
+    if os.geteuid() != 0 or not ovs_available():
+        log.warning("no local dataplane: needs root and Open vSwitch; API-only all-in-one")
+        return None
+    if AIO_NETNS not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split():
+        subprocess.run(["ip", "netns", "add", AIO_NETNS], check=True)
+    subprocess.run(["ip", "netns", "exec", AIO_NETNS, "ip", "link", "set", "lo", "up"], check=True)
+    node = OvsNode(name=os.uname().nodename, netns=AIO_NETNS, rundir=os.path.join(paths["var"], "ovs"))
+    node.start()
+    return node
 
 
 def ready_line(cfg: Config) -> str:
     return (f"netledger ready: API http://{cfg.api_host}:{cfg.api_port}/v2.0  NATS {cfg.effective_nats_url}  "
-            f"projection {os.path.abspath(cfg.effective_db_path)}  logs {_paths(cfg)['log']}")
+            f"projection {os.path.abspath(cfg.effective_db_path)}  logs {_paths(cfg)['log']}  "
+            f"dataplane namespace {AIO_NETNS} (OVS db unix:{_paths(cfg)['var']}/ovs/db.sock)")
 
 
 def wait_api(cfg: Config, timeout: float = 60.0) -> bool:
@@ -134,7 +153,8 @@ class _Supervisor:
                                           sync_always=self.cfg.nats_sync_always,
                                           log_path=os.path.join(self.paths["log"], "nats.log"))
             log.info("started", service="nats-server", pid=self.nats.pid, url=self.cfg.effective_nats_url)
-        cmds = _service_cmds(self.cfg, self.l2)
+        self.ovs = _start_dataplane(self.paths) if self.l2 else None
+        cmds = _service_cmds(self.cfg, self.l2, self.ovs.db if self.ovs else None)
         for name, cmd in cmds.items():
             self._start(name, cmd)
         if wait_api(self.cfg):
@@ -163,6 +183,9 @@ class _Supervisor:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if getattr(self, "ovs", None):
+            self.ovs.stop()
+            subprocess.run(["ip", "netns", "delete", AIO_NETNS], check=False)
         if self.nats:
             self.nats.terminate()
             self.nats.wait(timeout=10)

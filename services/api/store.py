@@ -63,7 +63,7 @@ class Reader:
     def subnets_of(self, network_id: str) -> list[dict]:
         """In creation order: Neutron fills the first subnet of a family with room first."""
         rows = self.conn.execute("SELECT body FROM subnets WHERE network_id = ? "
-                                 "ORDER BY json_extract(body, '$.created_at'), id", [network_id])
+                                 "ORDER BY created_seq", [network_id])
         return [_decode(r[0]) for r in rows]
 
     def count_ports(self, network_id: str) -> int:

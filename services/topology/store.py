@@ -16,7 +16,8 @@ from .evolve import Delete, Put, Write
 SCHEMA: dict[str, tuple[dict, list[str]]] = {
     # table: (columns, primary key)
     "networks": ({"id": str, "project_id": str, "body": str, "seq": int, "tree_seq": int}, ["id"]),
-    "subnets": ({"id": str, "project_id": str, "network_id": str, "cidr": str, "body": str, "seq": int}, ["id"]),
+    "subnets": ({"id": str, "project_id": str, "network_id": str, "cidr": str, "body": str, "seq": int,
+                 "created_seq": int}, ["id"]),
     "ports": ({"id": str, "project_id": str, "network_id": str, "device_id": str, "host": str,
                "mac_address": str, "body": str, "seq": int}, ["id"]),
     "ip_claims": ({"subnet_id": str, "ip_address": str, "owner": str, "held": int, "seq": int, "time": str},
@@ -44,7 +45,7 @@ VIEWS = {
     "networks_v": """
         SELECT n.id, n.project_id, n.seq, n.tree_seq, json_set(n.body, '$.subnets',
           (SELECT json_group_array(s.id) FROM (SELECT id FROM subnets WHERE network_id = n.id
-           ORDER BY json_extract(body, '$.created_at'), id) s)) AS body FROM networks n""",
+           ORDER BY created_seq) s)) AS body FROM networks n""",
     "subnets_v": "SELECT id, project_id, network_id, seq, body FROM subnets",
     # Provisioning blocks (Neutron's): ACTIVE needs the l2 block ACTIVE and, when a DHCP
     # agent serves the network and the port has an address on a DHCP-enabled subnet
@@ -82,21 +83,32 @@ def open_db(path: str, *, readonly: bool = False) -> sqlite_utils.Database:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     else:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL") if not readonly else None
+    # busy_timeout first: switching to WAL needs a lock another process may hold.
+    conn.execute("PRAGMA busy_timeout=10000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
     return sqlite_utils.Database(conn)
 
 
 def create_schema(db: sqlite_utils.Database) -> None:
-    for name, (cols, pk) in SCHEMA.items():
-        if not db[name].exists():
-            db[name].create(cols, pk=pk[0] if len(pk) == 1 else tuple(pk))
-    for name, idx_list in INDEXES.items():
-        for cols in idx_list:
-            db[name].create_index(cols, if_not_exists=True)
-    for name, sql in VIEWS.items():
-        db.create_view(name, sql, replace=True)
+    """Idempotent, and serialised by one write transaction: the API and topology may
+    both run it against a fresh database at the same moment."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        for name, (cols, pk) in SCHEMA.items():
+            if not db[name].exists():
+                db[name].create(cols, pk=pk[0] if len(pk) == 1 else tuple(pk))
+        for name, idx_list in INDEXES.items():
+            for cols in idx_list:
+                db[name].create_index(cols, if_not_exists=True)
+        for name, sql in VIEWS.items():
+            db.conn.execute(f"DROP VIEW IF EXISTS {name}")
+            db.conn.execute(f"CREATE VIEW {name} AS {sql}")
+        db.conn.execute("COMMIT")
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
 
 
 def position(db: sqlite_utils.Database, stream: str) -> int:

@@ -50,7 +50,7 @@ def fip_body(ev: FloatingIpCreated, env: Envelope) -> dict:
         "floating_network_id": ev.floating_network_id, "floating_ip_address": ev.floating_ip_address,
         "description": ev.description, **_assoc(ev.port_id, ev.fixed_ip_address, ev.router_id),
         "port_forwardings": [], "qos_policy_id": None, "tags": sorted(ev.tags),
-        "created_at": env.time, "updated_at": env.time, "revision_number": 0,
+        "created_at": env.time, "updated_at": env.time, "revision_number": 1,
     }
 
 

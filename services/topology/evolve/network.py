@@ -36,7 +36,7 @@ def network_body(ev: NetworkCreated, env: Envelope) -> dict:
         "availability_zone_hints": [], "availability_zones": [],
         "ipv4_address_scope": None, "ipv6_address_scope": None, "l2_adjacency": True,
         "tags": sorted(ev.tags), "created_at": env.time, "updated_at": env.time,
-        "revision_number": 0,
+        "revision_number": 1,
     }
 
 
@@ -75,13 +75,14 @@ def subnet_body(ev: SubnetCreated, env: Envelope) -> dict:
         "enable_dhcp": ev.enable_dhcp, "ipv6_ra_mode": ev.ipv6_ra_mode,
         "ipv6_address_mode": ev.ipv6_address_mode, "subnetpool_id": None,
         "service_types": [], "tags": sorted(ev.tags),
-        "created_at": env.time, "updated_at": env.time, "revision_number": 0,
+        "created_at": env.time, "updated_at": env.time, "revision_number": 1,
     }
 
 
-def subnet_row(body: dict, seq: int) -> dict:
+def subnet_row(body: dict, seq: int, created_seq: int) -> dict:
+    """``created_seq`` orders a network's subnets exactly (timestamps have 1 s resolution)."""
     return {"id": body["id"], "project_id": body["project_id"], "network_id": body["network_id"],
-            "cidr": body["cidr"], "body": dumps(body), "seq": seq}
+            "cidr": body["cidr"], "body": dumps(body), "seq": seq, "created_seq": created_seq}
 
 
 def evolve_subnet(env: Envelope, seq: int, read: Reader) -> list[Write]:
@@ -93,7 +94,7 @@ def evolve_subnet(env: Envelope, seq: int, read: Reader) -> list[Write]:
     # must equal JetStream's last sequence on that wildcard (port creates check it).
     touch = [Put(table="networks", row={**net, "tree_seq": seq})] if net else []
     if isinstance(ev, SubnetCreated):
-        return [Put(table="subnets", row=subnet_row(subnet_body(ev, env), seq)), *touch]
+        return [Put(table="subnets", row=subnet_row(subnet_body(ev, env), seq, seq)), *touch]
     if cur is None:
         return touch
     if isinstance(ev, SubnetDeleted):
@@ -103,4 +104,4 @@ def evolve_subnet(env: Envelope, seq: int, read: Reader) -> list[Write]:
         body = apply_changes(body, ev, SUBNET_FIELDS, time=env.time)
     elif isinstance(ev, TagsChanged):
         body = bump({**body, "tags": sorted(ev.tags)}, env.time)
-    return [Put(table="subnets", row=subnet_row(body, seq)), *touch]
+    return [Put(table="subnets", row=subnet_row(body, seq, cur.get("created_seq") or 0)), *touch]

@@ -39,7 +39,7 @@ def port_body(ev: PortCreated, env: Envelope) -> dict:
         "allowed_address_pairs": msgspec.to_builtins(ev.allowed_address_pairs),
         "extra_dhcp_opts": msgspec.to_builtins(ev.extra_dhcp_opts),
         "tags": sorted(ev.tags), "created_at": env.time, "updated_at": env.time,
-        "revision_number": 0,
+        "revision_number": 1,
     }
 
 

@@ -55,7 +55,7 @@ def router_body(ev: RouterCreated, env: Envelope) -> dict:
         "external_gateway_info": None, "routes": msgspec.to_builtins(ev.routes),
         "distributed": False, "ha": False, "flavor_id": None,
         "availability_zone_hints": [], "availability_zones": [], "tags": sorted(ev.tags),
-        "created_at": env.time, "updated_at": env.time, "revision_number": 0,
+        "created_at": env.time, "updated_at": env.time, "revision_number": 1,
     }
 
 
