@@ -13,6 +13,22 @@ def _section(title: str) -> None:
     sys.stdout.flush()
 
 
+def _call_main(mod) -> None:
+    """Benchmarks differ in shape: plain main(), main(argv) or async main(args)."""
+    import argparse
+    import asyncio
+    import inspect
+
+    params = inspect.signature(mod.main).parameters
+    if inspect.iscoroutinefunction(mod.main):
+        args = argparse.Namespace(ports=200, restart_ports=1000)
+        asyncio.run(mod.main(args) if params else mod.main())
+    elif params and list(params)[0] == "argv":
+        mod.main([])
+    else:
+        mod.main()
+
+
 def main() -> None:
     only = set(sys.argv[1:])
     started = time.perf_counter()
@@ -29,7 +45,7 @@ def main() -> None:
         _section("Projection rebuild (events folded per second)")
         fig = bench_projection.main(int(os.environ.get("BENCH_PROJECTION_EVENTS", "100000")))
         sys.stdout.write(f"{fig['messages']} events folded in {fig['seconds']} s = {fig['per_second']} events/s\n")
-    for name in ("bench_l2", "bench_sg", "bench_l3", "bench_lb"):
+    for name in ("bench_l2", "bench_sg", "bench_l3", "bench_dhcp", "bench_lb", "bench_fw", "bench_vpn"):
         if only and name.removeprefix("bench_") not in only:
             continue
         try:
@@ -40,7 +56,7 @@ def main() -> None:
         if os.geteuid() != 0:
             sys.stdout.write("skipped: needs root (network namespaces, OVS)\n")
             continue
-        mod.main()
+        _call_main(mod)
     sys.stdout.write(f"\n(total {time.perf_counter() - started:.0f} s)\n")
 
 

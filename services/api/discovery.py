@@ -48,6 +48,15 @@ NAMES = {
 # through /v2.0/extensions), as Neutron's does.
 COLLECTIONS = [("network", "networks"), ("subnet", "subnets"), ("port", "ports")]
 
+# Implemented by the worker families (agents list heartbeats; DHCP is scheduled onto
+# agents; ports carry extra_dhcp_opts).
+EXTENSIONS.update({
+    "agent": "The agent management extension.",
+    "dhcp_agent_scheduler": "Schedule networks among dhcp agents",
+    "extra_dhcp_opt": "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
+})
+NAMES.update({"agent": "agent", "dhcp_agent_scheduler": "DHCP Agent Scheduler", "extra_dhcp_opt": "Neutron Extra DHCP options"})
+
 
 def _ext(alias: str) -> dict:
     return {"name": NAMES.get(alias, alias), "alias": alias, "description": EXTENSIONS[alias],
