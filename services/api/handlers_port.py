@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from netledger.errors import Forbidden
+from netledger.errors import Conflict, Forbidden
 
 from .attributes import PORT, validate_body
 from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
@@ -15,6 +15,8 @@ from .handlers_subnet import visible_network
 from .writer import run_with_retries
 
 ATTRS = frozenset(PORT)
+SERVICE_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip",
+                  "network:router_interface_distributed", "network:ha_router_replicated_interface")
 
 
 def _svc(request):
@@ -96,6 +98,10 @@ async def delete(request: web.Request) -> web.Response:
     def plan():
         cur, seq = svc.reader.get("port", pid, ctx.scope())
         check_if_match(request, cur)
+        if cur.get("device_owner") in SERVICE_OWNERS:
+            # Routers and floating IPs own these ports: they go when their owner does.
+            raise Conflict(f"Port {pid} cannot be deleted directly via the port API: has device owner "
+                           f"{cur['device_owner']}.", type="ServicePortInUse")
         return decide.decide_delete(ctx, cur, seq, claims=svc.claims, subjects=svc.subjects)
 
     return await delete_idempotently(request, lambda: run_with_retries(plan, svc.writer, ctx),

@@ -98,7 +98,11 @@ def test_router_with_gateway_and_interfaces(api, ext_net, lan):
 def test_interface_errors(api, lan):
     r = api.create("router", name="r-err")
     _, sub = lan("10.3.0.0/24")
-    assert api.put(f"/v2.0/routers/{r['id']}/add_router_interface", {"subnet_id": sub["id"]})[0] == 200
+    status, info = api.put(f"/v2.0/routers/{r['id']}/add_router_interface", {"subnet_id": sub["id"]})
+    assert status == 200
+    # The router owns its interface port: the port API refuses to delete it.
+    status, err = api.delete(f"/v2.0/ports/{info['port_id']}")
+    assert status == 409 and err["NeutronError"]["type"] == "ServicePortInUse"
     status, err = api.put(f"/v2.0/routers/{r['id']}/add_router_interface", {"subnet_id": sub["id"]})
     assert status == 400 and "already has a port on subnet" in err["NeutronError"]["message"]
     _, overlapping = lan("10.3.0.0/16")
