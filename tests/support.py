@@ -129,8 +129,13 @@ def start_stack(nats_url: str, *, apis: int = 1, prefix: str | None = None, extr
     stack.spawn("topology", ["topology"])
     for i, port in enumerate(ports):
         stack.spawn(f"api{i}", ["api", "--port", str(port)])
-    for url in stack.api_urls:
-        wait_http(url + "/")
+    try:
+        for url in stack.api_urls:
+            wait_http(url + "/")
+    except RuntimeError as exc:
+        logs = {n: open(os.path.join(workdir, f"{n}.log")).read()[-2000:] for n in stack.procs}
+        stack.stop_all()
+        raise RuntimeError(f"{exc}\n{logs}") from None
     status, body = stack.api.get("/v2.0/networks?name=probe")
     if status != 200:
         logs = {n: open(os.path.join(workdir, f"{n}.log")).read()[-3000:] for n in stack.procs}
