@@ -38,12 +38,12 @@ def render_config(*, host: str, port: int, store_dir: str, sync_always: bool = T
 
 
 def start(*, workdir: str, host: str = "127.0.0.1", port: int = 4222, sync_always: bool = True,
-          log_path: str | None = None) -> subprocess.Popen:
+          log_path: str | None = None, http_port: int | None = None) -> subprocess.Popen:
     os.makedirs(workdir, exist_ok=True)
     conf = os.path.join(workdir, "nats.conf")
     with open(conf, "w") as fh:
         fh.write(render_config(host=host, port=port, store_dir=os.path.join(workdir, "jetstream"),
-                               sync_always=sync_always))
+                               sync_always=sync_always, http_port=http_port))
     log = open(log_path or os.path.join(workdir, "nats.log"), "ab")
     proc = subprocess.Popen([nats_server_binary(), "-c", conf], stdout=log, stderr=log,
                             start_new_session=True)
