@@ -30,8 +30,19 @@ class L2Network(Struct, frozen=True, kw_only=True):
     peers: tuple[str, ...] = ()
 
 
+class AllowedPair(Struct, frozen=True, kw_only=True):
+    """An extra (address or CIDR, MAC) a port may send from ("" MAC: the port's own)."""
+
+    ip_address: str
+    mac_address: str = ""
+
+
 class L2Port(Struct, frozen=True, kw_only=True):
-    """A port bound to this host: what the worker must wire for it."""
+    """A port bound to this host: what the worker must wire for it.
+
+    ``port_security_enabled`` False (the default, so intents from before security
+    groups keep their behaviour) means no filtering at all for this port.
+    """
 
     port_id: str
     network_id: str
@@ -45,6 +56,37 @@ class L2Port(Struct, frozen=True, kw_only=True):
     segmentation_id: int | None = None
     physical_network: str | None = None
     mtu: int = 1450
+    port_security_enabled: bool = False
+    security_groups: tuple[str, ...] = ()
+    allowed_address_pairs: tuple[AllowedPair, ...] = ()
+
+
+class SgRuleIntent(Struct, frozen=True, kw_only=True):
+    """One rule as a dataplane needs it: protocol as a number (None = any)."""
+
+    direction: str
+    ethertype: str = "IPv4"
+    protocol: int | None = None
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ip_prefix: str = ""
+    remote_group_id: str = ""
+
+
+class SecurityGroupIntent(Struct, frozen=True, kw_only=True):
+    """``<host>.sg.<id>``: a group some port on this host is in (rules sorted)."""
+
+    sg_id: str
+    stateful: bool = True
+    rules: tuple[SgRuleIntent, ...] = ()
+
+
+class SgMembers(Struct, frozen=True, kw_only=True):
+    """``<host>.sgm.<id>``: addresses of a group's ports, for hosts whose rules name
+    it as remote group (sorted; fixed IPs and allowed-pair addresses)."""
+
+    sg_id: str
+    addresses: tuple[str, ...] = ()
 
 
 def port_key(host_token: str, port_id: str) -> str:
@@ -53,3 +95,16 @@ def port_key(host_token: str, port_id: str) -> str:
 
 def network_key(host_token: str, network_id: str) -> str:
     return f"{host_token}.net.{network_id}"
+
+
+def sg_key(host_token: str, sg_id: str) -> str:
+    return f"{host_token}.sg.{sg_id}"
+
+
+def sg_members_key(host_token: str, sg_id: str) -> str:
+    return f"{host_token}.sgm.{sg_id}"
+
+
+def is_sg_key(key: str) -> bool:
+    parts = key.split(".")
+    return len(parts) >= 3 and parts[1] in ("sg", "sgm")

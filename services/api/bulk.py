@@ -21,6 +21,7 @@ from .common import for_caller, json_response, new_resource_id
 from .deciders import Plan
 from .deciders.claims import Ledger
 from .subnet_rules import _check_against_network as check_overlap
+from . import store_quota
 from .writer import ATTEMPTS, Retry
 
 MAX_BULK = 500
@@ -44,9 +45,13 @@ async def create_bulk(request: web.Request, kind: str, body: dict) -> web.Respon
     ids = [new_resource_id(ctx, kind, i) for i in range(len(reqs))]
     if all(svc.reader.row(f"{kind}s_v", i) is not None for i in ids):
         return _respond(svc, kind, ids, ctx)
+    if kind == "port":
+        from .handlers_port import ensure_default_group
+        await ensure_default_group(svc, ctx, reqs)
     ledger = Ledger()
     try:
-        await _attempts(svc, ctx, kind, reqs, ids, ledger)
+        async with store_quota.reserved_for(svc, ctx, kind, reqs, ids):
+            await _attempts(svc, ctx, kind, reqs, ids, ledger)
     except BaseException:
         if ledger.won and not ledger.committed:
             await svc.writer.release(ctx, ledger.releases())

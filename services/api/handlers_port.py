@@ -12,6 +12,7 @@ from .common import (check_if_match, delete_idempotently, list_response, new_res
 from .deciders import port as decide
 from .deciders.claims import Ledger
 from .handlers_subnet import visible_network
+from . import store_quota
 from .writer import run_with_retries
 
 ATTRS = frozenset(PORT)
@@ -30,14 +31,31 @@ async def create(request: web.Request) -> web.Response:
     body = await read_json(request)
     if isinstance(body, dict) and "ports" in body:
         return await create_bulk(request, "port", body)
-    req = validate_body("port", body, create=True, is_admin=ctx.is_admin)
+    # Nova's service role binds ports (binding:host_id, binding:profile), as Neutron allows.
+    req = validate_body("port", body, create=True, is_admin=ctx.is_admin or ctx.is_service)
     port_id = new_resource_id(ctx, "port")
+    await ensure_default_group(svc, ctx, [req])
     if not ctx.idempotency_key or svc.reader.row("ports", port_id) is None:
         ledger = Ledger()
-        await run_with_retries(lambda: plan_create(svc, ctx, req, port_id, ledger.won), svc.writer, ctx,
-                               ledger=ledger)
+        async with store_quota.reserved_for(svc, ctx, "port", [req], [port_id]):
+            await run_with_retries(lambda: plan_create(svc, ctx, req, port_id, ledger.won), svc.writer, ctx,
+                                   ledger=ledger)
     body, _ = svc.reader.get("port", port_id, None)
     return respond(request, "port", body, status=201)
+
+
+async def ensure_default_group(svc, ctx, reqs: list[dict]) -> None:
+    """Ports that will get their project's default group need it to exist first."""
+    from .handlers_security_group import ensure_default
+
+    for project in sorted({r.get("project_id") or r.get("tenant_id") or ctx.project_id for r in reqs
+                           if "security_groups" not in r and r.get("port_security_enabled", True)
+                           and not str(r.get("device_owner", "")).startswith("network:")}):
+        await ensure_default(svc, ctx, project)
+
+
+def sg_known(svc):
+    return lambda sg_id: svc.reader.row("security_groups", sg_id) is not None
 
 
 def plan_create(svc, ctx, req, port_id, won=None):
@@ -45,7 +63,8 @@ def plan_create(svc, ctx, req, port_id, won=None):
     check_network_owner_attrs(ctx, net, req)
     return decide.decide_create(ctx, req, port_id=port_id, network=net, tree_seq=tree_seq,
                                 subnets=svc.reader.subnets_of(net["id"]), claims=svc.claims, agents=svc.agents,
-                                subjects=svc.subjects, rng=svc.rng, mac_base=svc.cfg.mac_base, won=won)
+                                subjects=svc.subjects, rng=svc.rng, mac_base=svc.cfg.mac_base, won=won,
+                                sg_known=sg_known(svc))
 
 
 def check_network_owner_attrs(ctx, net: dict, req: dict) -> None:
@@ -64,7 +83,7 @@ def check_network_owner_attrs(ctx, net: dict, req: dict) -> None:
 
 async def get(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    body, _ = svc.reader.get("port", request.match_info["id"], ctx.scope())
+    body, _ = svc.reader.get("port", request.match_info["id"], ctx.scope("port"))
     return show(body, request, "port")
 
 
@@ -74,17 +93,18 @@ async def index(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("port", await read_json(request), create=False, is_admin=ctx.is_admin)
+    changes = validate_body("port", await read_json(request), create=False, is_admin=ctx.is_admin or ctx.is_service)
     pid = request.match_info["id"]
     ledger = Ledger()
 
     def plan():
-        cur, seq = svc.reader.get("port", pid, ctx.scope())
+        cur, seq = svc.reader.get("port", pid, ctx.scope("port"))
         check_if_match(request, cur)
         net, _ = svc.reader.get("network", cur["network_id"], None)
         return decide.decide_update(ctx, cur, seq, changes, network=net,
                                     subnets=svc.reader.subnets_of(net["id"]), claims=svc.claims,
-                                    agents=svc.agents, subjects=svc.subjects, rng=svc.rng, won=ledger.won)
+                                    agents=svc.agents, subjects=svc.subjects, rng=svc.rng, won=ledger.won,
+                                    sg_known=sg_known(svc))
 
     await run_with_retries(plan, svc.writer, ctx, ledger=ledger)
     body, _ = svc.reader.get("port", pid, None)
@@ -104,5 +124,7 @@ async def delete(request: web.Request) -> web.Response:
                            f"{cur['device_owner']}.", type="ServicePortInUse")
         return decide.decide_delete(ctx, cur, seq, claims=svc.claims, subjects=svc.subjects)
 
-    return await delete_idempotently(request, lambda: run_with_retries(plan, svc.writer, ctx),
-                                     lambda i: svc.subjects.aggregate("port", i))
+    response = await delete_idempotently(request, lambda: run_with_retries(plan, svc.writer, ctx),
+                                         lambda i: svc.subjects.aggregate("port", i))
+    await store_quota.release_of(svc, ctx, "port", {pid})
+    return response

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-from netledger.libs.events.intents import L2Network, L2Port
+from netledger.libs.events.intents import L2Network, L2Port, SecurityGroupIntent, SgMembers
 from netledger.services.l2.config import AgentConfig
 from netledger.services.l2.types import TYPE_DRIVERS
 
@@ -18,6 +18,8 @@ from netledger.services.l2.types import TYPE_DRIVERS
 class HostDesired(msgspec.Struct, frozen=True, kw_only=True):
     ports: dict[str, L2Port] = {}
     networks: dict[str, L2Network] = {}
+    security_groups: dict[str, SecurityGroupIntent] = {}   # see services/l2/sg
+    sg_members: dict[str, SgMembers] = {}
 
 
 class ActiveNetworks(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,10 +37,12 @@ class PortState(msgspec.Struct, frozen=True, kw_only=True):
     detail: str = ""
 
 
-def from_intents(intents: dict[str, L2Port | L2Network]) -> HostDesired:
+def from_intents(intents: dict) -> HostDesired:
     ports = {v.port_id: v for v in intents.values() if isinstance(v, L2Port)}
     nets = {v.network_id: v for v in intents.values() if isinstance(v, L2Network)}
-    return HostDesired(ports=ports, networks=nets)
+    sgs = {v.sg_id: v for v in intents.values() if isinstance(v, SecurityGroupIntent)}
+    members = {v.sg_id: v for v in intents.values() if isinstance(v, SgMembers)}
+    return HostDesired(ports=ports, networks=nets, security_groups=sgs, sg_members=members)
 
 
 def _network_of(port: L2Port, desired: HostDesired) -> L2Network:

@@ -20,7 +20,7 @@ import structlog
 
 from netledger.libs.bus import Bus
 from netledger.libs.events.envelope import utc_now, wrap
-from netledger.libs.events.intents import L2Network, L2Port
+from netledger.libs.events.intents import L2Network, L2Port, SecurityGroupIntent, SgMembers
 from netledger.libs.events.status import AgentHeartbeat, PortStatusReported
 from netledger.libs.events.subjects import host_token
 from netledger.services.l2.config import AgentConfig
@@ -31,7 +31,8 @@ from netledger.services.l2.workqueue import WorkQueue, backoff
 log = structlog.get_logger("l2.worker")
 BINARY = "netledger-l2-agent"
 FULL = "@full"                     # queue key: "look at everything" (start-up, resync)
-_DECODERS = {"port": msgspec.json.Decoder(L2Port), "net": msgspec.json.Decoder(L2Network)}
+_DECODERS = {"port": msgspec.json.Decoder(L2Port), "net": msgspec.json.Decoder(L2Network),
+             "sg": msgspec.json.Decoder(SecurityGroupIntent), "sgm": msgspec.json.Decoder(SgMembers)}
 
 
 def _ms(a: float, b: float) -> int:

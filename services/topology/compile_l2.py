@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import msgspec
 
-from netledger.libs.events.intents import L2Network, L2Port, network_key, port_key
+from netledger.libs.events.intents import AllowedPair, L2Network, L2Port, network_key, port_key
 from netledger.libs.events.subjects import host_token
 
 _enc = msgspec.json.Encoder()
@@ -46,8 +46,19 @@ def compile_network(network: dict | None, ports: list[dict], tunnel_ips: dict[st
                 fixed_ips=tuple(f["ip_address"] for f in port.get("fixed_ips", [])),
                 admin_state_up=bool(port.get("admin_state_up", True)) and bool(network.get("admin_state_up", True)),
                 device_id=port.get("device_id", ""), device_owner=port.get("device_owner", ""),
-                revision_number=port.get("revision_number", 0), **seg))
+                revision_number=port.get("revision_number", 0), **seg, **port_security(port)))
     return out
+
+
+def port_security(port: dict) -> dict:
+    """SG fields of a port's intent; network:* ports (router, DHCP) are trusted, as
+    Neutron's firewall drivers treat them."""
+    if not port.get("port_security_enabled", True) or str(port.get("device_owner", "")).startswith("network:"):
+        return {}
+    pairs = tuple(AllowedPair(ip_address=p["ip_address"], mac_address=p.get("mac_address") or "")
+                  for p in port.get("allowed_address_pairs", []))
+    return dict(port_security_enabled=True, security_groups=tuple(sorted(port.get("security_groups", []))),
+                allowed_address_pairs=pairs)
 
 
 def diff(published: dict[str, bytes], desired: dict[str, bytes]) -> tuple[dict[str, bytes], list[str]]:

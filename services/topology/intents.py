@@ -12,7 +12,10 @@ import structlog
 
 from netledger.deploy.streams import kv_buckets
 
+from netledger.libs.events.intents import is_sg_key
+
 from . import compile_l2
+from .compile_sg import SgIntentPublisher
 
 log = structlog.get_logger("topology.intents")
 
@@ -25,10 +28,14 @@ class IntentPublisher:
         self.published: dict[str, dict[str, bytes]] = {}   # network id -> key -> value
         self.tunnel_ips: dict[str, str] = {}
         self.writes = 0
+        self.sg: SgIntentPublisher | None = None   # security group keys share the bucket
 
     async def start(self) -> None:
         self.kv = await self.bus.js.key_value(kv_buckets(self.bus.subjects.prefix)[0])
-        existing = await self._bucket_contents()
+        everything = await self._bucket_contents()
+        existing = {k: v for k, v in everything.items() if not is_sg_key(k)}
+        self.sg = SgIntentPublisher(self.kv, self.conn)
+        await self.sg.start(everything)
         self.tunnel_ips = self._read_tunnel_ips()
         owners: dict[str, dict[str, bytes]] = {}
         for net_id in [r[0] for r in self.conn.execute("SELECT id FROM networks")]:
@@ -98,3 +105,5 @@ class IntentPublisher:
                 self.published.pop(net_id, None)
             if puts or deletes:
                 log.debug("intents published", network_id=net_id, puts=len(puts), deletes=len(deletes))
+        if self.sg is not None:
+            await self.sg.sync(bool(networks))

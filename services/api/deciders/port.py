@@ -12,11 +12,12 @@ import random
 import ipaddress
 
 import msgspec
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from netledger.errors import Conflict, InvalidInput
+from netledger.errors import BadRequest, Conflict, InvalidInput, NotFound
 from netledger.libs.events.port import AddressPair, PortCreated, PortDeleted, PortUpdated
+from netledger.libs.events.security_group import default_group_id
 from netledger.libs.events.subjects import Subjects
 from netledger.services.dhcp import extra_opts
 
@@ -60,9 +61,43 @@ def _pairs(value) -> tuple[AddressPair, ...]:
     return tuple(out)
 
 
+def _no_sg_with_port_security_off() -> BadRequest:
+    return BadRequest("Port security must be enabled and port must have an IP address in order to use "
+                      "security groups.", type="PortSecurityAndIPRequiredForSecurityGroups")
+
+
+def port_groups(req: dict, *, project_id: str, port_security: bool,
+                sg_known: Callable[[str], bool] | None) -> tuple[str, ...]:
+    """security_groups of a new port: the ones asked (each must exist), else the
+    project's default group (none for network:* owners and ports without security)."""
+    if "security_groups" in req and req["security_groups"] is not None:
+        groups = tuple(dict.fromkeys(req["security_groups"]))
+        if groups and not port_security:
+            raise _no_sg_with_port_security_off()
+        for sg in groups:
+            if sg_known is not None and not sg_known(sg):
+                raise NotFound(f"Security group {sg} does not exist", type="SecurityGroupNotFound")
+        return groups
+    if not port_security or str(req.get("device_owner", "")).startswith("network:") or sg_known is None:
+        return ()
+    return (default_group_id(project_id),)
+
+
+def check_port_security_update(current: dict, fields: dict) -> None:
+    """Disabling port security with groups still attached: 409, as Neutron."""
+    enabled = fields.get("port_security_enabled", current.get("port_security_enabled", True))
+    groups = fields.get("security_groups", current.get("security_groups") or ())
+    if not enabled and groups:
+        if "security_groups" in fields:
+            raise _no_sg_with_port_security_off()
+        raise Conflict("Port has security group associated. Cannot disable port security or IP address "
+                       "until security group is removed", type="PortSecurityPortHasSecurityGroup")
+
+
 def decide_create(ctx: RequestContext, req: dict, *, port_id: str, network: dict, tree_seq: int,
                   subnets: list[dict], claims: ClaimView, agents: AgentView, subjects: Subjects,
-                  rng: random.Random, mac_base: str, won: Mapping[str, Won] | None = None) -> Plan:
+                  rng: random.Random, mac_base: str, won: Mapping[str, Won] | None = None,
+                  sg_known: Callable[[str], bool] | None = None) -> Plan:
     """The fact expects the network's subject tree unchanged since ``tree_seq``: a subnet
     created, changed or deleted meanwhile makes us decide again on the new subnets."""
     net_id, own = network["id"], OwnClaims(won, port_id)
@@ -76,14 +111,16 @@ def decide_create(ctx: RequestContext, req: dict, *, port_id: str, network: dict
     host = req.get("binding:host_id", "")
     vif_type, vif_details = bind(host, network, agents)
     port_security = req.get("port_security_enabled", network.get("port_security_enabled", True))
+    project = _project(ctx, req)
+    groups = port_groups(req, project_id=project, port_security=port_security, sg_known=sg_known)
     ev = PortCreated(
-        port_id=port_id, network_id=net_id, project_id=_project(ctx, req), name=req.get("name", ""),
+        port_id=port_id, network_id=net_id, project_id=project, name=req.get("name", ""),
         description=req.get("description", ""), mac_address=mac, fixed_ips=tuple(fixed),
         admin_state_up=req.get("admin_state_up", True), device_id=req.get("device_id", ""),
         device_owner=req.get("device_owner", ""), binding_host_id=host,
         binding_profile=req.get("binding:profile", {}), binding_vnic_type=req.get("binding:vnic_type", "normal"),
         binding_vif_type=vif_type, binding_vif_details=vif_details, port_security_enabled=port_security,
-        security_groups=tuple(req.get("security_groups") or ()),
+        security_groups=groups,
         allowed_address_pairs=_pairs(req.get("allowed_address_pairs")), tags=tuple(req.get("tags") or ()),
         extra_dhcp_opts=extra_opts.for_create(req.get("extra_dhcp_opts")),
     )
@@ -110,12 +147,17 @@ def _new_mac(changes: dict, current: dict, *, claims, subjects, rng, own) -> tup
 
 def decide_update(ctx: RequestContext, current: dict, seq: int, changes: dict, *, network: dict,
                   subnets: list[dict], claims: ClaimView, agents: AgentView, subjects: Subjects,
-                  rng: random.Random, won: Mapping[str, Won] | None = None) -> Plan:
+                  rng: random.Random, won: Mapping[str, Won] | None = None,
+                  sg_known: Callable[[str], bool] | None = None) -> Plan:
     """Only changed fields go into the event; addresses dropped are released after it."""
     pid, net_id, own = current["id"], current["network_id"], OwnClaims(won, current["id"])
     fields = {UPDATABLE[k]: v for k, v in changes.items() if k in UPDATABLE and current.get(k) != v}
     if "security_groups" in fields:
-        fields["security_groups"] = tuple(fields["security_groups"])
+        fields["security_groups"] = tuple(dict.fromkeys(fields["security_groups"]))
+    check_port_security_update(current, fields)
+    for sg in fields.get("security_groups", ()):
+        if sg_known is not None and not sg_known(sg):
+            raise NotFound(f"Security group {sg} does not exist", type="SecurityGroupNotFound")
     new_pubs, releases = [], []
     mac = current["mac_address"]
     if changes.get("mac_address") and ipam.normalize_mac(changes["mac_address"]) != mac:

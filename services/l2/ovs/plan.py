@@ -18,6 +18,7 @@ from netledger.services.l2.ovs import ops as O
 from netledger.services.l2.ovs.flows import flow_key, render_flows
 from netledger.services.l2.ovs.layout import OwnedPort, desired_bridges, desired_ports
 from netledger.services.l2.ovs.model import DEAD_VLAN, OvsObserved
+from netledger.services.l2.sg.ovs_plan import sg_flows
 
 LVID_KEY = "netledger-lvid-"
 
@@ -56,6 +57,8 @@ def plan(desired: HostDesired, obs: OvsObserved, cfg: AgentConfig) -> list[O.Op]
     want_bridges = desired_bridges(cfg)
     want_ports = desired_ports(cfg, nets, phys)
     want_flows = render_flows(cfg, nets, lvids, phys)
+    br_int = cfg.integration_bridge
+    want_flows = {**want_flows, br_int: want_flows[br_int] | sg_flows(desired, obs, br_int, nets, lvids)}
     doomed = {b for b, ob in obs.bridges.items() if ob.mine and b not in want_bridges}
     ops: list[O.Op] = _flow_deletes(want_flows, obs, doomed)
     ops += [O.DelBridge(name=b) for b in sorted(doomed)]
