@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from netledger.libs.events.dhcp import DHCP_BUCKET
 from netledger.libs.events.intents import L2_BUCKET
 from netledger.libs.events.l3_intents import L3_BUCKET
+from netledger.libs.events.octavia import LB_BUCKET
 from netledger.libs.events.subjects import Subjects
+from netledger.libs.events.vpnaas import VPN_BUCKET
 
 DUPLICATE_WINDOW_S = 600
 
@@ -58,6 +60,6 @@ def streams(subjects: Subjects, *, replicas: int = 1) -> list[StreamDef]:
 
 
 def kv_buckets(prefix: str) -> list[str]:
-    """Intent buckets, by index: 0 = L2, 1 = DHCP, 2 = L3."""
+    """Intent buckets, by index: 0 = L2, 1 = DHCP, 2 = L3, 3 = VPN, 4 = LB."""
     up = prefix.upper().replace(".", "_")
-    return [f"{up}_{b}" if up != "NL" else b for b in (L2_BUCKET, DHCP_BUCKET, L3_BUCKET)]
+    return [f"{up}_{b}" if up != "NL" else b for b in (L2_BUCKET, DHCP_BUCKET, L3_BUCKET, VPN_BUCKET, LB_BUCKET)]

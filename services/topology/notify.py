@@ -14,6 +14,8 @@ import json
 import msgspec
 import structlog
 
+from netledger.optional import import_optional
+
 from .compile_dhcp import DhcpIntentPublisher
 from .intents import IntentPublisher
 from .schedule_l3 import L3Hooks
@@ -28,6 +30,10 @@ class AfterCommit:
         self.intents = IntentPublisher(bus, conn) if publish_intents else None
         self.dhcp = DhcpIntentPublisher(bus, conn) if publish_intents else None
         self.l3 = L3Hooks(bus, conn) if publish_intents else None   # router scheduling + L3 intents
+        vpn = import_optional("netledger.services.topology.compile_vpn")   # VPNaaS intents (NL_VPN)
+        self.vpn = vpn.VpnIntentPublisher(bus, conn) if vpn and publish_intents else None
+        lb = import_optional("netledger.services.topology.schedule_lb")   # Octavia: scheduling + NL_LB intents
+        self.lb = lb.LbHooks(bus, conn) if lb and publish_intents else None
         self.last_status: dict[str, str] = {}
         self.lock = asyncio.Lock()
 
@@ -36,6 +42,10 @@ class AfterCommit:
             await self.intents.start()
             await self.dhcp.start()
             await self.l3.start(self.lock)
+            if self.vpn:
+                await self.vpn.start()
+            if self.lb:
+                await self.lb.start(self.lock)
 
     async def __call__(self, touched_networks: set[str], reported_ports: set[str]) -> None:
         async with self.lock:
@@ -43,6 +53,10 @@ class AfterCommit:
                 await self.intents.sync(touched_networks)
                 await self.dhcp.sync(touched_networks)
                 await self.l3.after_commit(touched_networks)
+                if self.vpn:
+                    await self.vpn.sync()
+                if self.lb:
+                    await self.lb.after_commit()
             for port_id in sorted(reported_ports):
                 await self._notify(port_id)
 
