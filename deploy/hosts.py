@@ -9,6 +9,9 @@ Layout for run prefix ``P`` (``nlt`` + 6 hex, unique per run):
   under a temp dir), ``br-phy`` holding the tunnel endpoint IP (OVS userspace
   tunnelling needs it on an OVS bridge) and the underlay veth ``ul0``; with a
   physnet also ``br-ex`` holding ``px0``.
+- With ``ovs=False`` (Linux bridge hosts) no OVS daemons run: the tunnel endpoint IP
+  sits on ``ul0`` itself, the physnet wire ``px0`` is the mapped interface
+  (``physnet1:px0``) and bridge-nf-call-iptables is 0 in the host namespace.
 
 Nothing is created in the root namespace: veths are created directly inside the
 target namespaces. ``down()`` kills processes left in our namespaces by pid, stops
@@ -43,6 +46,7 @@ class SimHost:
     rundir: str
     bridge_mappings: dict[str, str] = field(default_factory=dict)
     vswitchd_args: tuple[str, ...] = ()
+    has_ovs: bool = True
 
     @property
     def ovs(self) -> OvsNode:
@@ -93,6 +97,7 @@ class Cluster:
     workdir: str = ""
     hosts: list[SimHost] = field(default_factory=list)
     vswitchd_args: tuple[str, ...] = ()
+    ovs: bool = True                 # False: Linux bridge hosts (no OVS daemons)
 
     @property
     def underlay_ns(self) -> str:
@@ -123,8 +128,11 @@ class Cluster:
     def _add_host(self, i: int) -> SimHost:
         ns = f"{self.prefix}-h{i}"
         host = SimHost(name=ns, netns=ns, tunnel_ip=f"{UNDERLAY_NET}.{10 + i}",
-                       rundir=os.path.join(self.workdir, f"h{i}"), vswitchd_args=self.vswitchd_args)
+                       rundir=os.path.join(self.workdir, f"h{i}"), vswitchd_args=self.vswitchd_args,
+                       has_ovs=self.ovs)
         ns_add(ns)
+        if not self.ovs:
+            return self._add_kernel_host(host, i)
         host.ovs.start()
         self._wire(ns, "ul0", f"h{i}-ul", "br-ul")
         ovs = host.ovs
@@ -139,6 +147,17 @@ class Cluster:
             host.bridge_mappings = {PHYSNET: "br-ex"}
         return host
 
+    def _add_kernel_host(self, host: SimHost, i: int) -> SimHost:
+        ns = host.netns
+        # bridges here must not hand frames to iptables unless SGs filter on purpose
+        sh_ns(ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0")
+        self._wire(ns, "ul0", f"h{i}-ul", "br-ul")
+        _run(["ip", "-n", ns, "addr", "add", f"{host.tunnel_ip}/24", "dev", "ul0"])
+        if self.physnet:
+            self._wire(ns, "px0", f"h{i}-px", "br-px")
+            host.bridge_mappings = {PHYSNET: "px0"}
+        return host
+
     def _wire(self, ns: str, inside: str, outside: str, bridge: str) -> None:
         ul = self.underlay_ns
         _run(["ip", "link", "add", inside, "netns", ns, "mtu", str(UNDERLAY_MTU), "type", "veth",
@@ -150,7 +169,8 @@ class Cluster:
         """Best effort, in order: our daemons by pid, our namespaces, our temp dir."""
         for host in self.hosts:
             try:
-                host.ovs.stop()
+                if host.has_ovs:
+                    host.ovs.stop()
             except Exception:  # noqa: BLE001 - teardown must go on
                 pass
         for ns in [h.netns for h in self.hosts] + [self.underlay_ns]:
@@ -165,14 +185,14 @@ class Cluster:
 
     def to_json(self) -> str:
         return json.dumps({"prefix": self.prefix, "workdir": self.workdir, "physnet": self.physnet,
-                           "hosts": [asdict(h) for h in self.hosts]}, indent=2)
+                           "ovs": self.ovs, "hosts": [asdict(h) for h in self.hosts]}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "Cluster":
         raw = json.loads(text)
         hosts = [SimHost(**h) for h in raw["hosts"]]
         return cls(count=len(hosts), physnet=raw["physnet"], prefix=raw["prefix"],
-                   workdir=raw["workdir"], hosts=hosts)
+                   workdir=raw["workdir"], hosts=hosts, ovs=raw.get("ovs", True))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -180,10 +200,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("action", choices=["up", "down"])
     ap.add_argument("--count", type=int, default=2)
     ap.add_argument("--no-physnet", action="store_true")
+    ap.add_argument("--no-ovs", action="store_true", help="Linux bridge hosts: no OVS daemons")
     ap.add_argument("--state", default="/tmp/netledger-hosts.json")
     args = ap.parse_args(argv)
     if args.action == "up":
-        cluster = Cluster(count=args.count, physnet=not args.no_physnet)
+        cluster = Cluster(count=args.count, physnet=not args.no_physnet, ovs=not args.no_ovs)
         try:
             cluster.up()
         except BaseException:

@@ -17,7 +17,7 @@ from netledger.services.l2.config import AgentConfig, parse_bridge_mappings
 def add_subcommands(subparsers) -> None:
     p = subparsers.add_parser("l2-agent", help="run a host's L2 worker until SIGTERM")
     p.add_argument("--host", required=True)
-    p.add_argument("--backend", default="ovs", help="ovs|openvswitch (linuxbridge: later)")
+    p.add_argument("--backend", default="ovs", help="ovs|openvswitch|lb|linuxbridge")
     p.add_argument("--nats", default="nats://127.0.0.1:4222")
     p.add_argument("--prefix", default="nl")
     p.add_argument("--ovsdb", default="unix:/var/run/openvswitch/db.sock")
@@ -25,6 +25,7 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--tunnel-ip", default="")
     p.add_argument("--bridge-mappings", default="", help="physnet1:br-ex[,physnet2:br-x]")
     p.add_argument("--resync-interval", type=float, default=10.0)
+    p.add_argument("--netns", default="", help="linuxbridge: the host's namespace (default: ours)")
     p.set_defaults(func=_l2_agent)
 
     port = subparsers.add_parser("port", help="plug/unplug an instance (what os-vif does)")
@@ -47,6 +48,7 @@ def _port_args(p) -> None:
     p.add_argument("--host-netns", default="", help="namespace of the simulated host (default: ours)")
     p.add_argument("--ovsdb", default="unix:/var/run/openvswitch/db.sock")
     p.add_argument("--bridge", default="br-int")
+    p.add_argument("--backend", default="ovs", help="ovs|linuxbridge (linuxbridge: no OVS, the worker attaches the tap)")
 
 
 def _l2_agent(args) -> int:
@@ -59,7 +61,7 @@ def _l2_agent(args) -> int:
               f"(registered: {', '.join(mechanisms.available())})", file=sys.stderr)
         return 2
     logs.setup("l2-agent")
-    cfg = AgentConfig(host=args.host, backend=args.backend, tunnel_ip=args.tunnel_ip,
+    cfg = AgentConfig(host=args.host, backend=mechanisms.canonical(args.backend), netns=args.netns, tunnel_ip=args.tunnel_ip,
                       bridge_mappings=parse_bridge_mappings(args.bridge_mappings), ovsdb=args.ovsdb,
                       ovs_rundir=args.ovs_rundir, resync_interval=args.resync_interval)
     asyncio.run(run_agent(cfg, nats_url=args.nats, prefix=args.prefix))
@@ -81,7 +83,7 @@ def _plug(args) -> int:
         if not mtu:
             mtu = _api_get(args.api, f"/v2.0/networks/{port['network_id']}")["network"].get("mtu") or 0
     spec = PlugSpec(port_id=args.port, netns=args.netns, mac=mac, mtu=mtu or 1450,
-                    host_netns=args.host_netns, ovsdb=args.ovsdb, bridge=args.bridge)
+                    host_netns=args.host_netns, ovsdb=args.ovsdb, bridge=args.bridge, backend=args.backend)
     print(plug(spec))
     return 0
 
@@ -89,7 +91,8 @@ def _plug(args) -> int:
 def _unplug(args) -> int:
     from netledger.services.l2.driver_plug import unplug
 
-    unplug(args.port, args.netns, host_netns=args.host_netns, ovsdb=args.ovsdb, bridge=args.bridge)
+    unplug(args.port, args.netns, host_netns=args.host_netns, ovsdb=args.ovsdb, bridge=args.bridge,
+           backend=args.backend)
     return 0
 
 

@@ -11,6 +11,9 @@ from netledger.services.l2.types import host_network_types
 OWNER_KEY = "netledger-owner"       # external_ids key marking what we created/own
 OWNER_VALUE = "netledger-l2"
 COOKIE = 0x4E4C4C3200000001          # "NLL2": every flow we install carries it
+# Types a backend can wire at all (no entry: all). The kernel here has no VLAN, GRE or
+# Geneve devices, so a Linux bridge host serves only these; binding follows heartbeats.
+BACKEND_TYPES = {"linuxbridge": ("local", "flat", "vxlan"), "lb": ("local", "flat", "vxlan")}
 
 
 class AgentConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -26,10 +29,13 @@ class AgentConfig(msgspec.Struct, frozen=True, kw_only=True):
     tunnel_bridge: str = "br-tun"
     resync_interval: float = 10.0        # cheap full observe: repairs out-of-band edits
     heartbeat_interval: float = 10.0
+    netns: str = ""                      # linuxbridge: the host's netns ("" = ours)
 
     @property
     def network_types(self) -> tuple[str, ...]:
-        return host_network_types(self.tunnel_ip, self.bridge_mappings)
+        types = host_network_types(self.tunnel_ip, self.bridge_mappings)
+        allowed = BACKEND_TYPES.get(self.backend)
+        return tuple(t for t in types if allowed is None or t in allowed)
 
     @property
     def rundir(self) -> str:

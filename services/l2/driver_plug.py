@@ -5,6 +5,9 @@ a simulated host's netns) <-> ``eth0`` in the instance namespace with the port's
 and the network MTU, TX checksum offload off (the userspace datapath would forward
 partial checksums), then the tap joins br-int with external_ids iface-id,
 attached-mac and iface-status=active: the worker finds it by iface-id.
+With ``backend="linuxbridge"`` there is no OVS: the tap stays a plain veth (up) and
+the worker enslaves it to its network's bridge once the port intent arrives (as
+Neutron's linuxbridge agent does with the taps Nova creates); it finds it by name.
 unplug reverses it; both can be repeated safely.
 """
 
@@ -24,6 +27,7 @@ class PlugSpec(msgspec.Struct, frozen=True, kw_only=True):
     ovsdb: str = "unix:/var/run/openvswitch/db.sock"
     bridge: str = "br-int"
     device_id: str = ""
+    backend: str = "openvswitch"    # or "linuxbridge" (no OVS; the worker attaches the tap)
 
 
 def tap_name(port_id: str) -> str:
@@ -67,6 +71,8 @@ def plug(spec: PlugSpec) -> str:
     _ip(spec.netns, "link", "set", "eth0", "address", spec.mac, "mtu", str(spec.mtu), "up")
     _sh("ip", "netns", "exec", spec.netns, "ethtool", "-K", "eth0", "tx", "off")
     _ip(spec.host_netns, "link", "set", tap, "mtu", str(spec.mtu), "up")
+    if _is_linuxbridge(spec.backend):
+        return tap
     ext = [f"external_ids:iface-id={spec.port_id}", f"external_ids:attached-mac={spec.mac}",
            "external_ids:iface-status=active"]
     if spec.device_id:
@@ -76,9 +82,14 @@ def plug(spec: PlugSpec) -> str:
     return tap
 
 
+def _is_linuxbridge(backend: str) -> bool:
+    return backend in ("linuxbridge", "lb")
+
+
 def unplug(port_id: str, netns: str, *, host_netns: str = "", ovsdb: str = PlugSpec.ovsdb,
-           bridge: str = "br-int") -> None:
+           bridge: str = "br-int", backend: str = "openvswitch") -> None:
     tap = tap_name(port_id)
-    _sh("ovs-vsctl", f"--db={ovsdb}", "--timeout=10", "--if-exists", "del-port", bridge, tap)
+    if not _is_linuxbridge(backend):
+        _sh("ovs-vsctl", f"--db={ovsdb}", "--timeout=10", "--if-exists", "del-port", bridge, tap)
     if _link_exists(host_netns, tap):
         _ip(host_netns, "link", "del", tap)     # takes the instance's eth0 with it

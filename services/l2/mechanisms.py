@@ -1,6 +1,6 @@
 """Mechanism registry: backend name -> factory, imported lazily.
 
-A mechanism wires one kind of dataplane (``openvswitch`` now, ``linuxbridge`` later).
+A mechanism wires one kind of dataplane (``openvswitch``, ``linuxbridge``).
 Each lives in its own module and exposes ``create(cfg) -> Mechanism``; register it
 here (or call :func:`register` from a plugin) and the worker needs no change.
 """
@@ -34,6 +34,7 @@ class Mechanism(Protocol):
 
 _REGISTRY: dict[str, str] = {
     "openvswitch": "netledger.services.l2.ovs.mechanism:create",
+    "linuxbridge": "netledger.services.l2.linuxbridge.mechanism:create",
 }
 ALIASES = {"ovs": "openvswitch", "lb": "linuxbridge"}
 

@@ -1,0 +1,49 @@
+"""Apply ops to an observed model (pure): what the host will look like after ``apply``.
+
+Used by the planner (it plans removals, then additions against the simulated result),
+by planner tests (converges / no-op / incremental == scratch) and by the worker to
+derive port statuses after a successful apply without observing again.
+"""
+
+from __future__ import annotations
+
+from netledger.services.l2.linuxbridge import ops as O
+from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
+
+
+def simulate(obs: LbObserved, ops: list[O.Op]) -> LbObserved:
+    links = dict(obs.links)
+    fdb = {d: set(v) for d, v in obs.fdb.items()}
+    for op in ops:
+        _one(op, links, fdb)
+    return LbObserved(links=links, fdb={d: frozenset(v) for d, v in fdb.items()})
+
+
+def _with(link: ObsLink, **changes) -> ObsLink:
+    return ObsLink(**{**{f: getattr(link, f) for f in link.__struct_fields__}, **changes})
+
+
+def _one(op: O.Op, links: dict[str, ObsLink], fdb: dict[str, set[str]]) -> None:
+    match op:
+        case O.AddLink(name=n, kind=k, vni=v, local=loc, mtu=m):
+            links[n] = ObsLink(name=n, kind=k, mine=True, vni=v, local=loc, mtu=m)
+            if k == "vxlan":
+                fdb[n] = set()
+        case O.DelLink(name=n):
+            links.pop(n, None)
+            fdb.pop(n, None)
+            for s, link in list(links.items()):     # the kernel releases its slaves
+                if link.master == n:
+                    links[s] = _with(link, master="")
+        case O.MarkLink(name=n):
+            links[n] = _with(links[n], mine=True)
+        case O.SetMtu(name=n, mtu=m):
+            links[n] = _with(links[n], mtu=m)
+        case O.SetMaster(name=n, master=m):
+            links[n] = _with(links[n], master=m)
+        case O.SetUp(name=n):
+            links[n] = _with(links[n], up=True)
+        case O.AddFlood(dev=d, dst=dst):
+            fdb.setdefault(d, set()).add(dst)
+        case O.DelFlood(dev=d, dst=dst):
+            fdb.get(d, set()).discard(dst)
