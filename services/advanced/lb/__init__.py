@@ -1,0 +1,1 @@
+"""Octavia's data plane: one HAProxy per load balancer in a namespace holding the VIP."""

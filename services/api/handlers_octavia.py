@@ -1,0 +1,263 @@
+"""HTTP handlers for the Octavia v2 API (``/v2/lbaas/...`` and ``/v2.0/lbaas/...``).
+
+Every write loads the LB aggregate (its folded state and subject sequence), lets the
+pure decider (deciders/octavia.py) turn the request into one fact, and publishes it
+expecting that sequence (a lost race decides again on the newer state). The VIP is a
+real port decided by the port machinery and published with ``LoadBalancerCreated`` in
+one atomic batch (handlers_router.run_atomic). Errors have Octavia's body shape.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import msgspec
+import structlog
+from aiohttp import web
+
+from netledger.errors import BadRequest, NeutronError, NotFound
+
+from .common import json_response, new_resource_id, read_json
+from .deciders import octavia as decide
+from .deciders.octavia_attrs import validate
+from .deciders.router import merge
+from .handlers_octavia_views import BODIES, Report, loadbalancer_body, lb_provisioning, status_tree
+from .handlers_router import plan_port, port_delete_plan, run_atomic
+
+log = structlog.get_logger("api.octavia")
+PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
+OWNER_VIP = "Octavia"
+_dec_state = msgspec.json.Decoder(decide.O.LbState)
+COLLECTIONS = {"listener": "listeners", "pool": "pools", "member": "members", "healthmonitor": "healthmonitors",
+               "l7policy": "l7policies", "l7rule": "rules"}
+
+
+def octavia_errors(fn):
+    """Octavia's error body: {"faultcode": "Client"|"Server", "faultstring", "debuginfo"}."""
+    @functools.wraps(fn)
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            return await fn(request)
+        except NeutronError as exc:
+            return _fault(exc.status, exc.message)
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("unhandled error", method=request.method, path=request.path)
+            return _fault(500, "Internal Server Error")
+    return wrapped
+
+
+def _fault(status: int, message: str) -> web.Response:
+    return json_response({"faultcode": "Client" if status < 500 else "Server", "faultstring": message,
+                          "debuginfo": None}, status=status)
+
+
+# --- reads ------------------------------------------------------------------------
+
+def _report(svc, lb_id: str, host: str) -> Report:
+    row = svc.reader.conn.execute("SELECT host, revision, provisioning, operating FROM lb_status WHERE lb_id = ?",
+                                  [lb_id]).fetchone()
+    if row is None or not host or row[0] != host:
+        return Report()
+    return Report(revision=row[1], provisioning=row[2], operating=msgspec.json.decode(row[3]))
+
+
+def load(svc, ctx, lb_id: str) -> tuple[decide.O.LbState, int, Report]:
+    row = svc.reader.conn.execute("SELECT state, seq, host, project_id FROM loadbalancers WHERE id = ?",
+                                  [lb_id]).fetchone()
+    if row is None or (not ctx.is_admin and row[3] != ctx.project_id):
+        raise decide.not_found("loadbalancer", lb_id)
+    return _dec_state.decode(row[0]), row[1], _report(svc, lb_id, row[2])
+
+
+def lb_of(svc, ctx, kind: str, child_id: str) -> str:
+    row = svc.reader.conn.execute("SELECT lb_id, project_id FROM lb_children WHERE id = ? AND kind = ?",
+                                  [child_id, kind]).fetchone()
+    if row is None or (not ctx.is_admin and row[1] != ctx.project_id):
+        raise decide.not_found(kind, child_id)
+    return row[0]
+
+
+def visible_states(svc, ctx) -> list[tuple[decide.O.LbState, Report]]:
+    sql, args = "SELECT id, state, host FROM loadbalancers", []
+    if not ctx.is_admin:
+        sql, args = sql + " WHERE project_id = ?", [ctx.project_id]
+    rows = svc.reader.conn.execute(sql + " ORDER BY id", args).fetchall()
+    return [(_dec_state.decode(r[1]), _report(svc, r[0], r[2])) for r in rows]
+
+
+def _filtered(request: web.Request, bodies: list[dict], collection: str) -> web.Response:
+    """Equality filters on scalar attributes, ``fields``, ``limit``/``marker``."""
+    params = [(k, v) for k, v in request.query.items()]
+    fields = [v for k, v in params if k == "fields"]
+    for k, v in params:
+        if k in ("fields", "limit", "marker", "sort", "sort_key", "sort_dir", "page_reverse"):
+            continue
+        bodies = [b for b in bodies if k in b and _matches(b[k], v)]
+    marker = request.query.get("marker")
+    if marker:
+        ids = [b["id"] for b in bodies]
+        bodies = bodies[ids.index(marker) + 1:] if marker in ids else []
+    limit = request.query.get("limit")
+    links = []
+    if limit and limit.isdigit() and int(limit) < len(bodies):
+        bodies = bodies[:int(limit)]
+        links = [{"rel": "next", "href": f"{request.scheme}://{request.host}{request.path}?limit={limit}"
+                  f"&marker={bodies[-1]['id']}"}]
+    if fields:
+        bodies = [{k: b[k] for k in fields if k in b} for b in bodies]
+    return json_response({collection: bodies, f"{collection}_links": links})
+
+
+def _matches(value, wanted: str) -> bool:
+    if isinstance(value, bool):
+        return str(value).lower() == wanted.lower()
+    return str(value) == wanted
+
+
+# --- writes -------------------------------------------------------------------------
+
+async def write(svc, ctx, lb_id: str, decide_fn) -> None:
+    """decide_fn(state, seq, provisioning) -> Plan; decided again after a lost race."""
+    def plan(won):
+        state, seq, rep = load(svc, ctx, lb_id)
+        return decide_fn(state, seq, lb_provisioning(state, rep))
+
+    await run_atomic(plan, svc, ctx)
+
+
+def _svc(request):
+    return request.app["svc"]
+
+
+def _vip_port_request(svc, fields: dict, lb_id: str) -> dict:
+    if fields.get("vip_subnet_id"):
+        sub, _ = _get(svc, "subnet", fields["vip_subnet_id"])
+        fixed = {"subnet_id": sub["id"], **({"ip_address": fields["vip_address"]} if fields.get("vip_address") else {})}
+        net_id, fixed_ips = sub["network_id"], [fixed]
+    elif fields.get("vip_network_id"):
+        net_id, fixed_ips = _get(svc, "network", fields["vip_network_id"])[0]["id"], None
+    else:
+        raise BadRequest("Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.")
+    req = {"network_id": net_id, "device_owner": OWNER_VIP, "device_id": f"lb-{lb_id}", "admin_state_up": True,
+           "name": f"octavia-lb-{lb_id}"}
+    if fixed_ips:
+        req["fixed_ips"] = fixed_ips
+    return req
+
+
+def _get(svc, kind: str, id: str) -> tuple[dict, int]:
+    try:
+        return svc.reader.get(kind, id, None)
+    except NotFound:
+        raise NotFound(f"{kind.capitalize()} {id} not found.") from None
+
+
+@octavia_errors
+async def lb_create(request: web.Request) -> web.Response:
+    ctx, svc = request["ctx"], _svc(request)
+    fields = validate("loadbalancer", await read_json(request), create=True)
+    lb_id = new_resource_id(ctx, "loadbalancer")
+    project = fields.get("project_id") or ctx.project_id
+    if fields.get("vip_port_id"):
+        port, _ = _get(svc, "port", fields["vip_port_id"])
+        if not port["fixed_ips"]:
+            raise BadRequest(f"Validation failure: port {port['id']} has no address.")
+        given = msgspec.convert({"port_id": port["id"], "network_id": port["network_id"],
+                                 "fixed_ips": port["fixed_ips"]}, _GivenPort)
+
+        def plan(won):
+            return decide.decide_lb_create(fields, lb_id=lb_id, project_id=project, vip_port=given,
+                                           subjects=svc.subjects)
+    else:
+        port_req = _vip_port_request(svc, fields, lb_id)
+        vip_id = new_resource_id(ctx, "lb-vip")
+
+        def plan(won):
+            port_plan = plan_port(svc, ctx, port_req, vip_id, won, project=project)
+            lb_plan = decide.decide_lb_create(fields, lb_id=lb_id, project_id=project,
+                                              vip_port=port_plan.facts[0].event, subjects=svc.subjects)
+            return merge(port_plan, lb_plan, resource_id=lb_id)
+
+    if not ctx.idempotency_key or svc.reader.row("loadbalancers", lb_id) is None:
+        await run_atomic(plan, svc, ctx)
+    state, _, rep = load(svc, ctx, lb_id)
+    return json_response({"loadbalancer": loadbalancer_body(state, rep)}, status=201)
+
+
+class _Fixed(msgspec.Struct):
+    subnet_id: str
+    ip_address: str
+
+
+class _GivenPort(msgspec.Struct):
+    port_id: str
+    network_id: str
+    fixed_ips: list[_Fixed]
+
+
+@octavia_errors
+async def lb_get(request: web.Request) -> web.Response:
+    state, _, rep = load(_svc(request), request["ctx"], request.match_info["id"])
+    return json_response({"loadbalancer": loadbalancer_body(state, rep)})
+
+
+@octavia_errors
+async def lb_index(request: web.Request) -> web.Response:
+    bodies = [loadbalancer_body(s, r) for s, r in visible_states(_svc(request), request["ctx"])]
+    return _filtered(request, bodies, "loadbalancers")
+
+
+@octavia_errors
+async def lb_update(request: web.Request) -> web.Response:
+    ctx, svc, lb_id = request["ctx"], _svc(request), request.match_info["id"]
+    changes = validate("loadbalancer", await read_json(request), create=False)
+    await write(svc, ctx, lb_id, lambda s, seq, prov: decide.decide_lb_update(
+        s, seq, changes, provisioning=prov, subjects=svc.subjects))
+    state, _, rep = load(svc, ctx, lb_id)
+    return json_response({"loadbalancer": loadbalancer_body(state, rep)})
+
+
+@octavia_errors
+async def lb_delete(request: web.Request) -> web.Response:
+    ctx, svc, lb_id = request["ctx"], _svc(request), request.match_info["id"]
+    cascade = request.query.get("cascade", "false").lower() in ("true", "1", "yes")
+
+    def plan(won):
+        state, seq, rep = load(svc, ctx, lb_id)
+        port = svc.reader.row("ports", state.lb.vip_port_id)
+        owns = port is not None and port["device_id"] == f"lb-{lb_id}"
+        lb_plan = decide.decide_lb_delete(state, seq, cascade=cascade, provisioning=lb_provisioning(state, rep),
+                                          subjects=svc.subjects, owns_vip=owns)
+        return merge(lb_plan, port_delete_plan(svc, ctx, port["id"]), resource_id=lb_id) if owns else lb_plan
+
+    await run_atomic(plan, svc, ctx)
+    return web.Response(status=204)
+
+
+@octavia_errors
+async def lb_status(request: web.Request) -> web.Response:
+    state, _, rep = load(_svc(request), request["ctx"], request.match_info["id"])
+    return json_response(status_tree(state, rep))
+
+
+@octavia_errors
+async def lb_stats(request: web.Request) -> web.Response:
+    load(_svc(request), request["ctx"], request.match_info["id"])
+    return json_response({"stats": {"active_connections": 0, "bytes_in": 0, "bytes_out": 0, "request_errors": 0,
+                                    "total_connections": 0}})
+
+
+def add_routes(router) -> None:
+    from . import handlers_octavia_children as children
+
+    for base in PREFIXES:
+        router.add_get(f"{base}/loadbalancers", lb_index)
+        router.add_post(f"{base}/loadbalancers", lb_create)
+        router.add_get(f"{base}/loadbalancers/{{id}}", lb_get)
+        router.add_put(f"{base}/loadbalancers/{{id}}", lb_update)
+        router.add_delete(f"{base}/loadbalancers/{{id}}", lb_delete)
+        router.add_get(f"{base}/loadbalancers/{{id}}/status", lb_status)
+        router.add_get(f"{base}/loadbalancers/{{id}}/stats", lb_stats)
+        children.add_routes(router, base)
