@@ -9,6 +9,7 @@ they change; the L3 worker reconciles them level-triggered.
 from __future__ import annotations
 
 from .base import Struct
+from .fwaas import FwGroupIntent
 from .router import Route
 
 L3_BUCKET = "NL_L3"
@@ -45,6 +46,7 @@ class RouterIntent(Struct, frozen=True, kw_only=True):
     gateway: L3Gateway | None = None
     routes: tuple[Route, ...] = ()
     floating_ips: tuple[L3FloatingIp, ...] = ()
+    firewall_groups: tuple[FwGroupIntent, ...] = ()   # FWaaS v2 groups on this router's ports
 
 
 def router_key(host_token: str, router_id: str) -> str:

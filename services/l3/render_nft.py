@@ -19,6 +19,7 @@ import hashlib
 import ipaddress
 
 from netledger.libs.events.l3_intents import RouterIntent
+from netledger.services.advanced.fw import render as fw_render
 
 from .config import NFT_TABLE, port_name
 
@@ -34,7 +35,12 @@ def _v4(cidr: str) -> bool:
 
 
 def rules(intent: RouterIntent) -> dict[str, list[tuple[str, str]]]:
-    """chain -> [(label, rule text)] in order."""
+    """chain -> [(label, rule text)] in order: NAT chains, then the FWaaS filter chains
+    (services/advanced/fw/render.py; none when no firewall group covers a port)."""
+    return {**_nat_rules(intent), **fw_render.chains(intent)}
+
+
+def _nat_rules(intent: RouterIntent) -> dict[str, list[tuple[str, str]]]:
     out: dict[str, list[tuple[str, str]]] = {c: [] for c in HEADERS}
     gw = intent.gateway
     if gw is None:
@@ -76,7 +82,9 @@ def render(intent: RouterIntent) -> str:
     lines = [f"table ip {NFT_TABLE} {{"]
     for chain, items in rules(intent).items():
         lines.append(f"\tchain {chain} {{")
-        lines.append(f"\t\t{HEADERS[chain]}")
+        header = HEADERS.get(chain) or fw_render.HEADERS.get(chain)
+        if header:     # base chains only; FWaaS policy chains are regular (jump) chains
+            lines.append(f"\t\t{header}")
         lines += [f'\t\t{text} comment "{_comment(chain, label, text)}"' for label, text in items]
         lines.append("\t}")
     lines.append("}")

@@ -22,6 +22,7 @@ from netledger.libs.events.l3_intents import RouterIntent
 from netledger.libs.events.l3_status import FloatingIpStatusReported, RouterStatusReported
 from netledger.libs.events.status import AgentHeartbeat
 from netledger.libs.events.subjects import host_token
+from netledger.services.advanced.fw.status import FwStatusReporter
 from netledger.services.l2.workqueue import WorkQueue, backoff
 
 from .config import L3Config
@@ -53,6 +54,7 @@ class L3Worker:
         self.applied: dict[str, float] = {}           # router id -> loop time of last apply (bench)
         self.started_at = utc_now()
         self.log = log.bind(host=cfg.host)
+        self.fw = FwStatusReporter(bus, cfg.host)      # FWaaS group reports (status stream)
 
     @property
     def writes(self) -> int:
@@ -140,6 +142,7 @@ class L3Worker:
                              retry_in=backoff(self.queue.failures(f"router:{rid}") + 1))
             self.queue.add_after(f"router:{rid}", backoff(self.queue.failures(f"router:{rid}") + 1))
             await self._report(rid, "ERROR", str(exc)[:200])
+            await self.fw.report(rid, self.intents.get(rid), "ERROR")
             return False
         finally:
             structlog.contextvars.unbind_contextvars("key")
@@ -156,9 +159,11 @@ class L3Worker:
         if intent is None:
             self.reported.pop(rid, None)
             await self._fips(rid, None)
+            await self.fw.report(rid, None, "DOWN")
             return
         await self._report(rid, "ACTIVE" if wanted else "DOWN", "", intent.revision)
         await self._fips(rid, intent if wanted else None)
+        await self.fw.report(rid, intent, "ACTIVE" if wanted else "DOWN")
 
     async def _report(self, rid: str, status: str, detail: str, revision: int = 0) -> None:
         if self.reported.get(rid) == (status, revision):

@@ -14,6 +14,7 @@ import ipaddress
 import msgspec
 
 from netledger.libs.events.base import Struct
+from netledger.libs.events.fwaas import FwGroupIntent
 from netledger.libs.events.l3_intents import L3FloatingIp, L3Gateway, L3Port, RouterIntent, router_key
 from netledger.libs.events.router import Route
 from netledger.libs.events.subjects import host_token
@@ -32,6 +33,7 @@ class RouterInputs(Struct, frozen=True, kw_only=True):
     interface_ports: tuple[str, ...] = ()
     gw_port_id: str = ""
     floatingips: tuple[dict, ...] = ()   # floatingip bodies whose port exists
+    firewall_groups: tuple[FwGroupIntent, ...] = ()   # compiled by services/advanced/fw (this router's ports)
 
 
 def _l3_port(port: dict, subnets: dict[str, dict], mtus: dict[str, int]) -> L3Port:
@@ -65,7 +67,7 @@ def build_intent(inp: RouterInputs) -> RouterIntent:
     routes = tuple(Route(destination=r["destination"], nexthop=r["nexthop"]) for r in inp.router.get("routes", []))
     return RouterIntent(router_id=inp.router["id"], revision=inp.router.get("revision_number", 0),
                         admin_state_up=bool(inp.router.get("admin_state_up", True)), interfaces=tuple(itfs),
-                        gateway=gateway, routes=routes, floating_ips=fips)
+                        gateway=gateway, routes=routes, floating_ips=fips, firewall_groups=inp.firewall_groups)
 
 
 def compile_router(inp: RouterInputs | None) -> dict[str, bytes]:

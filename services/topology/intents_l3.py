@@ -13,10 +13,13 @@ import structlog
 
 from netledger.deploy.streams import kv_buckets
 from netledger.libs.events.l3_intents import L3_BUCKET
+from netledger.optional import import_optional
 
 from . import compile_l2, compile_l3
 
 log = structlog.get_logger("topology.intents_l3")
+# FWaaS v2: firewall groups of a router's ports are compiled into its intent.
+fw_rows = import_optional("netledger.services.advanced.fw.rows")
 _dec = msgspec.json.decode
 
 
@@ -72,8 +75,10 @@ class L3IntentPublisher:
         fips = tuple(_dec(r[0]) for r in self.conn.execute(
             "SELECT body FROM floatingips_v WHERE json_extract(body, '$.router_id') = ?", [rid]))
         self.fip_router.update({f["id"]: rid for f in fips})
+        fw = fw_rows.groups_for_ports(self.conn, ids) if fw_rows else ()
         return compile_l3.RouterInputs(router=_dec(row[0]), host=row[1], ports=ports, subnets=subnets, mtus=mtus,
-                                       interface_ports=tuple(itf_ids), gw_port_id=row[2], floatingips=fips)
+                                       interface_ports=tuple(itf_ids), gw_port_id=row[2], floatingips=fips,
+                                       firewall_groups=fw)
 
     def _compile(self, rid: str) -> dict[str, bytes]:
         return compile_l3.compile_router(self._inputs(rid)) if rid else {}
@@ -94,6 +99,8 @@ class L3IntentPublisher:
             out |= {r[0] for r in q(f"SELECT id FROM routers WHERE gw_network_id IN ({marks})", list(networks))}
             out |= {r[0] for r in q(f"SELECT f.router_id FROM floatingips f JOIN ports p ON p.id = f.port_id "
                                     f"WHERE p.network_id IN ({marks})", list(networks))}
+        if fw_rows:
+            out |= fw_rows.touched_routers(self.conn, hw)
         gone = {rid for rid, keys in self.published.items() if rid and rid not in out
                  and not q("SELECT 1 FROM routers WHERE id = ?", [rid]).fetchone()}
         return out | gone
