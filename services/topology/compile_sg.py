@@ -106,7 +106,6 @@ class SgIntentPublisher:
         fp = self._groups_fingerprint()
         if not ports_touched and fp == self.fingerprint:
             return
-        self.fingerprint = fp
         desired = self._compile()
         puts, deletes = diff(self.published, desired)
         for key, value in puts.items():
@@ -114,6 +113,8 @@ class SgIntentPublisher:
         for key in deletes:
             await self.kv.delete(key)
         self.published = desired
+        # Only now: a failed put leaves the old fingerprint, so the next batch retries.
+        self.fingerprint = fp
         self.writes += len(puts) + len(deletes)
         if puts or deletes:
             log.info("sg intents published", puts=len(puts), deletes=len(deletes))

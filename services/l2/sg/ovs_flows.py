@@ -24,6 +24,7 @@ change still allows stay up.
 
 from __future__ import annotations
 
+import ipaddress
 import zlib
 
 import msgspec
@@ -56,6 +57,17 @@ class Trusted(msgspec.Struct, frozen=True, kw_only=True):
 
 def _f(table: int, prio: int, match: str, actions: str) -> str:
     return normalize(f"table={table},priority={prio}{',' + match if match else ''} actions={actions}")
+
+
+def _addr(field: str, address: str) -> str:
+    """``,field=address`` as OVS prints it back, so rendered == observed: a /0 is no
+    match at all (OVS wildcards it), a host prefix (/32, /128) is the bare address."""
+    net = ipaddress.ip_network(address, strict=False)
+    if net.prefixlen == 0:
+        return ""
+    if net.prefixlen == net.max_prefixlen:
+        return f",{field}={net.network_address}"
+    return f",{field}={net}"
 
 
 def base_flows() -> set[str]:
@@ -95,10 +107,10 @@ def antispoof_flows(p: SgPort) -> set[str]:
     flows |= {_f(71, 95, f"icmp6,{r},dl_src={mac},icmp_type={t}", "resubmit(,73)") for t in (130, 131, 132, 133, 135, 136)}
     for smac, addr in p.filter.sources:
         if version_of(addr) == 4:
-            flows.add(_f(71, 95, f"arp,{r},dl_src={smac},arp_spa={addr}", "resubmit(,73)"))
-            flows.add(_f(71, 65, f"ip,{r},dl_src={smac},nw_src={addr}", f"ct(table=72,{ZONE})"))
+            flows.add(_f(71, 95, f"arp,{r},dl_src={smac}{_addr('arp_spa', addr)}", "resubmit(,73)"))
+            flows.add(_f(71, 65, f"ip,{r},dl_src={smac}{_addr('nw_src', addr)}", f"ct(table=72,{ZONE})"))
         else:
-            flows.add(_f(71, 65, f"ipv6,{r},dl_src={smac},ipv6_src={addr}", f"ct(table=72,{ZONE})"))
+            flows.add(_f(71, 65, f"ipv6,{r},dl_src={smac}{_addr('ipv6_src', addr)}", f"ct(table=72,{ZONE})"))
     return flows
 
 
@@ -142,7 +154,7 @@ def rule_flows(p: SgPort) -> dict[str, list[str]]:
         v = ethertype_version(rule.ethertype)
         for proto in _proto_matches(rule):
             if not rule.remote_group_id:
-                remote = f",{field}={rule.remote_ip_prefix}" if rule.remote_ip_prefix else ""
+                remote = _addr(field, rule.remote_ip_prefix) if rule.remote_ip_prefix else ""
                 out.setdefault(_f(table, 70, f"{new},{proto}{remote}", "X").split(" actions=")[0], []).append(accept)
                 continue
             members = [a for a in p.filter.remote_groups.get(rule.remote_group_id, ()) if version_of(a) == v]
@@ -151,7 +163,7 @@ def rule_flows(p: SgPort) -> dict[str, list[str]]:
             cid = conj_id(p.filter.port_id, rule)
             out.setdefault(_key(table, f"{new},{proto}"), []).append(f"conjunction({cid},1/2)")
             for a in members:
-                out.setdefault(_key(table, f"{new},{'ip' if v == 4 else 'ipv6'},{field}={a}"), []).append(
+                out.setdefault(_key(table, f"{new},{'ip' if v == 4 else 'ipv6'}{_addr(field, a)}"), []).append(
                     f"conjunction({cid},2/2)")
             out.setdefault(_key(table, f"conj_id={cid},{'ip' if v == 4 else 'ipv6'}", prio=71), []).append(accept)
     return out
