@@ -147,8 +147,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _apply_global_flags(parser, argv, args)
     args.func(args)
+
+
+def _apply_global_flags(parser: argparse.ArgumentParser, argv: list[str], args) -> None:
+    """``netledger --nats URL l2-agent ...``: worker subcommands declare their own --nats and
+    --prefix, whose defaults would silently replace the global flags; a global flag wins
+    unless the same flag is repeated after the subcommand."""
+    commands = set()
+    for action in parser._subparsers._group_actions:  # the one subparsers action
+        commands |= set(action.choices)
+    split = next((i for i, tok in enumerate(argv) if tok in commands), len(argv))
+    head, tail = argv[:split], argv[split:]
+    for flag, dest in (("--nats", "nats"), ("--prefix", "prefix")):
+        if flag in head and flag not in tail and hasattr(args, dest):
+            setattr(args, dest, head[head.index(flag) + 1])
 
 
 if __name__ == "__main__":

@@ -119,3 +119,14 @@ def test_port_masks_cover_exactly():
             assert value & ~mask & 0xFFFF == 0
             covered |= set(range(value, value + size))
         assert covered == set(range(lo, hi + 1)), (lo, hi)
+
+
+def test_addresses_render_as_ovs_prints_them():
+    """Rendered matches must equal what OVS dumps back, or the planner rewrites them forever."""
+    from netledger.services.l2.sg.ovs_flows import _addr
+
+    assert _addr("nw_src", "0.0.0.0/0") == ""
+    assert _addr("nw_src", "10.0.0.5/32") == ",nw_src=10.0.0.5"
+    assert _addr("ipv6_src", "2001:db8::1/128") == ",ipv6_src=2001:db8::1"
+    assert _addr("nw_src", "10.1.0.0/16") == ",nw_src=10.1.0.0/16"
+    assert _addr("nw_src", "10.1.2.3/16") == ",nw_src=10.1.0.0/16"
