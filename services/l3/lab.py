@@ -213,9 +213,11 @@ class L3Lab:
         a default route via the subnet's gateway; returns (port, netns)."""
         h = self.cluster.hosts[i]
         fixed = [{"subnet_id": subnet["id"], **({"ip_address": ip} if ip else {})}]
+        # Port security off: these labs test routing/NAT/LB, not security groups (which
+        # would, as in Neutron, block inbound traffic from outside the default group).
         port = await self.create("port", network_id=network["id"], fixed_ips=fixed, device_owner="compute:nova",
                                  device_id=f"vm-{len(self.instances)}", **{"binding:host_id": h.name},
-                                 project_id=network["project_id"])
+                                 project_id=network["project_id"], port_security_enabled=False)
         netns = f"{self.cluster.prefix}-vm-{port['id'][:8]}"
         await asyncio.to_thread(plug, PlugSpec(port_id=port["id"], netns=netns, mac=port["mac_address"],
                                                mtu=network["mtu"], host_netns=h.netns, ovsdb=h.ovsdb))

@@ -132,6 +132,21 @@ def wait_healthy(stack, timeout: float = 60.0) -> None:
             time.sleep(0.5)
 
 
+def first_difference(a: list, b: list) -> str:
+    """The first differing row pair, with the differing JSON keys of their bodies."""
+    import json as _json
+
+    for x, y in zip(a, b):
+        if x != y:
+            keys = []
+            for vx, vy in zip(x, y):
+                if vx != vy and isinstance(vx, str) and vx.startswith("{"):
+                    bx, by = _json.loads(vx), _json.loads(vy)
+                    keys = [(k, bx.get(k), by.get(k)) for k in set(bx) | set(by) if bx.get(k) != by.get(k)]
+            return f"live={x[:2]} rebuilt={y[:2]} columns={[i for i, (p, q) in enumerate(zip(x, y)) if p != q]} {keys}"
+    return f"lengths {len(a)} vs {len(b)}"
+
+
 def run(stack, *args) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "netledger.cli", "--nats", stack.nats_url, "--prefix", stack.prefix, *args]
     return subprocess.run(cmd, env=stack.env, capture_output=True, text=True, timeout=300)
@@ -208,7 +223,7 @@ def test_kill_everything_under_load(chaos_env):
     assert result.returncode == 0, result.stderr
     live, rebuilt = dump(stack.db_path), dump(fresh)
     for table in TABLES:
-        assert live[table] == rebuilt[table], table
+        assert live[table] == rebuilt[table], (table, first_difference(live[table], rebuilt[table]))
     print(f"chaos: {answered} answered writes ({ledger.writes} attempts), {len(kills)} kills ({', '.join(sorted(set(kills)))}), "
           f"{sum(1 for s in ledger.statuses if s in OK)} acknowledged, "
           f"{sum(1 for s in ledger.statuses if s in (0, 503))} unanswered/503")
