@@ -140,8 +140,10 @@ def _vip_port_request(svc, fields: dict, lb_id: str) -> dict:
         net_id, fixed_ips = _get(svc, "network", fields["vip_network_id"])[0]["id"], None
     else:
         raise BadRequest("Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.")
+    # Octavia guards the VIP with a security group of its own making; here HAProxy itself
+    # enforces listeners and allowed_cidrs, so the VIP port carries no port security.
     req = {"network_id": net_id, "device_owner": OWNER_VIP, "device_id": f"lb-{lb_id}", "admin_state_up": True,
-           "name": f"octavia-lb-{lb_id}"}
+           "name": f"octavia-lb-{lb_id}", "port_security_enabled": False}
     if fixed_ips:
         req["fixed_ips"] = fixed_ips
     return req

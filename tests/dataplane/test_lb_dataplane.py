@@ -94,7 +94,6 @@ async def test_round_robin_health_and_cascade_delete(lab):
         assert not host.ovs and not host.lbs(w.cfg), "nothing of the LB left on the host"
 
 
-@pytest.mark.xfail(reason="FIP -> VIP not answering yet (under investigation; see report)", strict=False)
 async def test_vip_through_floating_ip(lab):
     ext, net, sub, backends, client = await setup_backends(lab, "10.61.0.0/24")
     lb, li, pool, members = await lb_with_pool(lab, sub, backends)
