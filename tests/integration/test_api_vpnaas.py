@@ -133,3 +133,24 @@ def test_other_projects_cannot_see(api, site):
     other = api.as_project("someone-else")
     assert other.get(f"{VPN}/ikepolicies/{ike['id']}")[0] == 404
     assert other.get(f"{VPN}/ikepolicies")[1]["ikepolicies"] == []
+
+
+def test_router_in_use_by_vpn_service(api, site):
+    """Neutron's RouterInUseByVPNService: 409 while any VPN service sits on the router,
+    checked before the interfaces (as Neutron's BEFORE_DELETE callback runs first)."""
+    rid = site["router"]["id"]
+    svc = make(api, site, "vpnservices", "vpnservice", router_id=rid)
+    status, body = api.delete(f"/v2.0/routers/{rid}")
+    assert status == 409 and body["NeutronError"]["type"] == "RouterInUseByVPNService", body
+    assert svc["id"] in body["NeutronError"]["message"]
+
+    assert api.put(f"/v2.0/routers/{rid}/remove_router_interface", {"subnet_id": site["subnet"]["id"]})[0] == 200
+    status, body = api.delete(f"/v2.0/routers/{rid}")
+    assert status == 409 and body["NeutronError"]["type"] == "RouterInUseByVPNService", body
+    assert api.get(f"/v2.0/routers/{rid}")[0] == 200, "a refused delete leaves the router alone"
+
+    path = f"{VPN}/vpnservices/{svc['id']}"
+    assert api.delete(path)[0] == 204
+    site["made"].remove(path)
+    assert api.delete(f"/v2.0/routers/{rid}")[0] == 204
+    assert api.get(f"/v2.0/routers/{rid}")[0] == 404

@@ -15,6 +15,7 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--state-dir", default="/var/lib/netledger/vpn", help="per-router charon files (0700)")
     p.add_argument("--status-interval", type=float, default=2.0)
     p.add_argument("--resync-interval", type=float, default=10.0)
+    p.add_argument("--heartbeat-interval", type=float, default=10.0)
     p.set_defaults(func=_vpn_agent)
 
 
@@ -25,7 +26,8 @@ def _vpn_agent(args) -> int:
 
     logs.setup("vpn-agent")
     cfg = VpnConfig(host=args.host, netns_prefix=args.netns_prefix, state_dir=args.state_dir,
-                    status_interval=args.status_interval, resync_interval=args.resync_interval)
+                    status_interval=args.status_interval, resync_interval=args.resync_interval,
+                    heartbeat_interval=args.heartbeat_interval)
     asyncio.run(run_agent(cfg, nats_url=getattr(args, "nats", None) or "nats://127.0.0.1:4222",
                           prefix=getattr(args, "prefix", None) or "nl"))
     return 0

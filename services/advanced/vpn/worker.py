@@ -9,17 +9,21 @@ lost its VPN is stopped. Failures retry that router with backoff and report ERRO
 Statuses: a site connection is ACTIVE while an ESTABLISHED IKE SA of its name holds an
 INSTALLED CHILD SA, DOWN otherwise; a VPN service is ACTIVE while its charon runs with
 the current configuration loaded. Reports are published only when they change.
+Every ``heartbeat_interval`` an AgentHeartbeat (agent_type "VPN agent", id derived from
+the host) says the worker is alive, so it shows in GET /v2.0/agents.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import msgspec
 import structlog
 
 from netledger.libs.bus import Bus
-from netledger.libs.events.envelope import wrap
+from netledger.libs.events.envelope import utc_now, wrap
+from netledger.libs.events.status import AgentHeartbeat
 from netledger.libs.events.subjects import host_token
 from netledger.libs.events.vpnaas import VpnIntent, VpnStatusReported
 from netledger.services.l2.workqueue import WorkQueue, backoff
@@ -31,8 +35,16 @@ from .plan import plan, want
 from .sas import connection_up
 
 log = structlog.get_logger("vpn.worker")
+BINARY = "netledger-vpn-agent"
+AGENT_TYPE = "VPN agent"
+BACKEND = "strongswan-libipsec"
 FULL = "@full"
 _decode = msgspec.json.Decoder(VpnIntent).decode
+
+
+def agent_id(host: str) -> str:
+    """Stable per host and binary: a restarted agent keeps its row in GET /v2.0/agents."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"netledger:{host}:{BINARY}"))
 
 
 class VpnWorker:
@@ -43,6 +55,7 @@ class VpnWorker:
         self.intents: dict[str, VpnIntent] = {}
         self.reported: dict[tuple[str, str], str] = {}     # (kind, id) -> status
         self.replayed, self.synced = asyncio.Event(), asyncio.Event()
+        self.started_at = utc_now()
         self.log = log.bind(host=cfg.host)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -50,7 +63,8 @@ class VpnWorker:
         watcher = await kv.watch(f"{host_token(self.cfg.host)}.vpn.>")
         tasks = [asyncio.create_task(c) for c in (
             self._watch(watcher), self._loop(), self._every(self.cfg.resync_interval, self._resync),
-            self._every(self.cfg.status_interval, self._poll_status))]
+            self._every(self.cfg.status_interval, self._poll_status),
+            self._every(self.cfg.heartbeat_interval, self._heartbeat))]
         try:
             await stop.wait()
         finally:
@@ -137,6 +151,12 @@ class VpnWorker:
         await self._poll_router(rid)
 
     # --- status
+    async def _heartbeat(self) -> None:
+        aid = agent_id(self.cfg.host)
+        ev = AgentHeartbeat(agent_id=aid, host=self.cfg.host, agent_type=AGENT_TYPE, binary=BINARY,
+                            backend=BACKEND, started_at=self.started_at, interval=self.cfg.heartbeat_interval)
+        await self.bus.publish(self.bus.subjects.status("agent", aid), wrap(ev, kind="agent", aggregate_id=aid))
+
     async def _poll_status(self) -> None:
         if self.synced.is_set():
             for rid in sorted(self.intents):
