@@ -142,7 +142,11 @@ def _ack_seq(data: bytes) -> int:
 async def connect(url: str, *, name: str, subjects: Subjects | None = None,
                   user: str | None = None, password: str | None = None,
                   creds: str | None = None) -> Bus:
-    """Connect with endless reconnects: a restarted server must not kill services."""
+    """Connect with endless reconnects: a restarted server must not kill services.
+
+    Credentials (config keys ``nats_user`` / ``nats_password`` / ``nats_creds``): a user
+    and password, or a ``.creds`` file (JWT + NKEY seed, for operator/account setups);
+    none of them for an open server. A URL may also carry ``nats://user:pw@host``."""
     opts = dict(servers=url.split(","), name=name, max_reconnect_attempts=-1,
                 reconnect_time_wait=0.25, connect_timeout=2)
     if user:

@@ -43,6 +43,30 @@ class Config:
     agent_down_time: float = 30.0
     nats_port: int = 4222
     nats_sync_always: bool = True
+    # Identity and access (services/api/auth): "noauth" trusts X-Project-Id/X-Roles
+    # headers; "keystone" validates X-Auth-Token against keystone_url as the service user.
+    auth_strategy: str = "noauth"
+    keystone_url: str = ""
+    keystone_service_user: str = "neutron"
+    keystone_service_password: str = ""
+    keystone_service_project: str = "service"
+    keystone_service_user_domain: str = "Default"
+    keystone_service_project_domain: str = "Default"
+    # Seconds a validated token is trusted without asking Keystone again (the bound on
+    # how long a revoked token keeps working); never beyond the token's expires_at.
+    token_cache_ttl: float = 30.0
+    policy_file: str = ""
+    # Default quotas per project (-1 = unlimited, the default here; Neutron ships
+    # network 100, subnet 100, port 500, router 10, floatingip 50, security_group 10,
+    # security_group_rule 100, rbac_policy 10 - set these keys to match it).
+    quota_network: int = -1
+    quota_subnet: int = -1
+    quota_port: int = -1
+    quota_router: int = -1
+    quota_floatingip: int = -1
+    quota_security_group: int = -1
+    quota_security_group_rule: int = -1
+    quota_rbac_policy: int = -1
 
     @property
     def embedded_nats(self) -> bool:

@@ -20,7 +20,8 @@ from netledger.services.topology import store as topo_store
 from . import discovery, handlers_agent, handlers_network, handlers_port, handlers_subnet, janitor, tags
 from .claims_view import ReaderAgents, ReaderClaims
 from .common import json_response
-from .context import context_from_headers
+from .auth import Auth
+from .context import context_from_headers, new_request_id
 from .position import Position
 from .services import Services
 from .store import Reader
@@ -34,27 +35,39 @@ EXTENSION_MODULES = ("handlers_router", "handlers_floatingip", "handlers_securit
 
 @web.middleware
 async def context_middleware(request: web.Request, handler):
-    cfg: Config = request.app["cfg"]
-    ctx = context_from_headers(request.headers, default_project=cfg.default_project,
-                               default_admin=cfg.noauth_default_admin)
-    request["ctx"] = ctx
-    structlog.contextvars.bind_contextvars(request_id=ctx.request_id)
+    request_id = new_request_id()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
     start = time.perf_counter()
     try:
-        response = await _guarded(request, handler)
+        response = await _guarded(request, lambda req: _authorised(req, handler, request_id))
     finally:
         structlog.contextvars.unbind_contextvars("request_id")
-    response.headers["X-Openstack-Request-Id"] = ctx.request_id
+    response.headers["X-Openstack-Request-Id"] = request_id
     log.debug("request", method=request.method, path=request.path, status=response.status,
-              ms=round((time.perf_counter() - start) * 1000, 2), request_id=ctx.request_id)
+              ms=round((time.perf_counter() - start) * 1000, 2), request_id=request_id)
     return response
+
+
+async def _authorised(request: web.Request, handler, request_id: str) -> web.StreamResponse:
+    """Authenticate (401), then Neutron's policy for the request (403), then the handler.
+    Version discovery (``/``) needs no token, as in Neutron."""
+    auth = request.app["auth"]
+    if request.path == "/" and auth.keystone is not None:
+        request["ctx"] = context_from_headers({}, default_project="", default_admin=False)
+        return await handler(request)
+    ctx = await auth.context(request, request_id)
+    request["ctx"] = ctx
+    await auth.enforce(request, ctx)
+    return await handler(request)
 
 
 async def _guarded(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except NeutronError as exc:
-        return json_response(exc.body(), status=exc.status)
+        response = json_response(exc.body(), status=exc.status)
+        response.headers.update(getattr(exc, "headers", {}))  # e.g. 401's WWW-Authenticate
+        return response
     except web.HTTPRequestEntityTooLarge:
         err = RequestEntityTooLarge("Request body is too large")
         return json_response(err.body(), status=err.status)
@@ -125,6 +138,7 @@ def make_app(cfg: Config, svc: Services) -> web.Application:
     app = web.Application(middlewares=[context_middleware], client_max_size=cfg.max_body_bytes)
     app["cfg"] = cfg
     app["svc"] = svc
+    app["auth"] = Auth(cfg)
     routes(app)
     return app
 
@@ -151,4 +165,5 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
         if scheduler:
             scheduler.cancel()
         await runner.cleanup()
+        await app["auth"].close()
         await svc.bus.nc.close()

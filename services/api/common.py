@@ -86,7 +86,7 @@ ADMIN_ONLY_VIEW = {
 def for_caller(body: dict, kind: str, ctx) -> dict:
     """The body as this caller may see it (admins see everything)."""
     hidden = ADMIN_ONLY_VIEW.get(kind)
-    if ctx.is_admin or not hidden:
+    if ctx.is_admin or not hidden or (kind == "port" and ctx.is_service):
         return body
     return {k: v for k, v in body.items() if k not in hidden}
 
@@ -127,7 +127,7 @@ def list_response(request: web.Request, reader, kind: str, collection: str, attr
     since = changed_since([v for k, v in params if k == "changed_since"])
     q = query.parse_list_query([(k, v) for k, v in params if k != "changed_since"], attributes=attributes)
     ctx = request["ctx"]
-    rows = reader.list(kind, q, ctx.scope(), shared_visible=shared_visible, changed_since=since)
+    rows = reader.list(kind, q, ctx.scope(kind), shared_visible=shared_visible, changed_since=since)
     if not ctx.is_admin and kind in ADMIN_ONLY_VIEW:
         rows = [for_caller(b, kind, ctx) for b in rows]
     base = f"{request.scheme}://{request.host}"

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from netledger.errors import BadRequest, NotFound
 
-from . import attributes, discovery
+from . import attributes, discovery, store_quota
 from .attributes import Attr, READ_ONLY, COMMON, validate_body
 from .common import check_if_match, list_response, new_resource_id, read_json, respond, show
 from .deciders import floatingip as decide
@@ -106,7 +106,8 @@ async def create(request: web.Request) -> web.Response:
         return decide.decide_create(ctx, req, fip_id=fid, port_plan=port_plan, assoc=assoc, subjects=svc.subjects)
 
     if not ctx.idempotency_key or svc.reader.row("floatingips", fid) is None:
-        await run_atomic(plan, svc, ctx)
+        async with store_quota.reserved_for(svc, ctx, "floatingip", [req], [fid]):
+            await run_atomic(plan, svc, ctx)
     body, _ = svc.reader.get("floatingip", fid, None)
     return respond(request, "floatingip", body, status=201)
 
@@ -155,6 +156,7 @@ async def delete(request: web.Request) -> web.Response:
         return decide.decide_delete(cur, seq, port_delete=port_delete, subjects=svc.subjects)
 
     await run_atomic(plan, svc, ctx)
+    await store_quota.release_of(svc, ctx, "floatingip", {fid})
     return web.Response(status=204)
 
 

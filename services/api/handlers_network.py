@@ -10,6 +10,8 @@ from netledger.services.dhcp import schedule_loop as dhcp_hooks
 from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
                      show)
 from .deciders import network as decide
+from . import handlers_rbac as rbac_views, store_quota
+from .deciders import rbac
 from .writer import run_with_retries
 
 ATTRS = frozenset(NETWORK) | {"subnets"}
@@ -29,7 +31,8 @@ async def create(request: web.Request) -> web.Response:
     req = validate_body("network", body, create=True, is_admin=ctx.is_admin)
     net_id = new_resource_id(ctx, "network")
     if not ctx.idempotency_key or svc.reader.row("networks", net_id) is None:
-        await run_with_retries(lambda: plan_create(svc, ctx, req, net_id), svc.writer, ctx)
+        async with store_quota.reserved_for(svc, ctx, "network", [req], [net_id]):
+            await run_with_retries(lambda: plan_create(svc, ctx, req, net_id), svc.writer, ctx)
     body, _ = svc.reader.get("network", net_id, None)
     return respond(request, "network", body, status=201)
 
@@ -57,7 +60,12 @@ async def update(request: web.Request) -> web.Response:
     def plan():
         cur, seq = svc.reader.get("network", net_id, ctx.scope())
         check_if_match(request, cur)
-        return decide.decide_update(ctx, cur, seq, changes, subjects=svc.subjects)
+        # shared=False removes the wildcard RBAC policy: refused while others use the network.
+        users = rbac_views.port_projects(svc.reader, net_id)
+        rbac.check_unshare(cur, changes, rows=rbac_views.rows_of(svc.reader, net_id), port_projects=users)
+        plan = decide.decide_update(ctx, cur, seq, changes, subjects=svc.subjects)
+        return rbac.guard_unshare(plan, cur, changes, mac_head=svc.reader.mac_claims_head(net_id)[0],
+                                  subjects=svc.subjects)
 
     await run_with_retries(plan, svc.writer, ctx)
     body, _ = svc.reader.get("network", net_id, None)
@@ -76,5 +84,9 @@ async def delete(request: web.Request) -> web.Response:
         return decide.decide_delete(ctx, cur, mac_head=head, macs_held=held,
                                     seg_claims=svc.segment_claims_of(net_id), subjects=svc.subjects)
 
-    return await delete_idempotently(request, lambda: run_with_retries(plan, svc.writer, ctx),
-                                     svc.subjects.network)
+    subnets = {s["id"] for s in svc.reader.subnets_of(net_id)}    # deleted with it
+    response = await delete_idempotently(request, lambda: run_with_retries(plan, svc.writer, ctx),
+                                         svc.subjects.network)
+    await store_quota.release_of(svc, ctx, "network", {net_id})
+    await store_quota.release_of(svc, ctx, "subnet", subnets)
+    return response

@@ -20,6 +20,16 @@ from .handlers_octavia_views import BODIES
 # kind -> (URL parent parameter, spec field it fills)
 URL_PARENT = {"member": ("pool_id", "pool_id"), "l7rule": ("policy_id", "policy_id")}
 PARENT_KIND = {"member": "pool", "l7rule": "l7policy"}
+# Octavia's body key for an L7 rule is "rule" ({"rule": {...}}, list "rules"), not the kind's name.
+BODY_KEY = {"l7rule": "rule"}
+
+
+def _body(kind: str, body):
+    """The request body keyed by kind, as validate() reads it (Octavia's "rule" -> "l7rule")."""
+    key = BODY_KEY.get(kind)
+    if key and isinstance(body, dict) and key in body:
+        return {kind: body[key]}
+    return body
 
 
 def _lb_for_create(svc, ctx, kind: str, fields: dict) -> str:
@@ -39,7 +49,7 @@ def _lb_for_create(svc, ctx, kind: str, fields: dict) -> str:
 def _item_response(svc, ctx, kind: str, lb_id: str, id: str, status: int = 200) -> web.Response:
     state, _, rep = load(svc, ctx, lb_id)
     item = decide.find(state, kind, id)
-    return json_response({kind: BODIES[kind](item, state, rep)}, status=status)
+    return json_response({BODY_KEY.get(kind, kind): BODIES[kind](item, state, rep)}, status=status)
 
 
 def _child(request: web.Request, kind: str) -> tuple[str, str]:
@@ -58,7 +68,7 @@ def handlers(kind: str):
     @octavia_errors
     async def create(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], _svc(request)
-        fields = validate(kind, await read_json(request), create=True)
+        fields = validate(kind, _body(kind, await read_json(request)), create=True)
         if kind in URL_PARENT:
             param, field = URL_PARENT[kind]
             fields[field] = request.match_info[param]
@@ -76,7 +86,7 @@ def handlers(kind: str):
     @octavia_errors
     async def update(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], _svc(request)
-        changes = validate(kind, await read_json(request), create=False)
+        changes = validate(kind, _body(kind, await read_json(request)), create=False)
         lb_id, cid = _child(request, kind)
         await write(svc, ctx, lb_id, lambda s, seq, prov: decide.decide_child_update(
             kind, s, seq, cid, changes, provisioning=prov, subjects=svc.subjects))

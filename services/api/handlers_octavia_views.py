@@ -52,7 +52,7 @@ def _common(obj, state: O.LbState, rep: Report) -> dict:
     return {"id": obj.id, "project_id": obj.project_id, "tenant_id": obj.project_id,
             "provisioning_status": provisioning(obj.stamp, state, rep), "admin_state_up": obj.admin_state_up,
             "created_at": obj.stamp.created_at, "updated_at": obj.stamp.updated_at or None,
-            "tags": list(obj.tags), "name": obj.name}
+            "tags": list(obj.tags), **({"name": obj.name} if hasattr(obj, "name") else {})}
 
 
 def loadbalancer_body(state: O.LbState, rep: Report) -> dict:
@@ -143,8 +143,7 @@ def l7policy_body(p: O.L7PolicySpec, state: O.LbState, rep: Report) -> dict:
 
 
 def l7rule_body(r: O.L7RuleSpec, state: O.LbState, rep: Report) -> dict:
-    body = _common(r, state, rep)
-    body.pop("name")
+    body = _common(r, state, rep)          # L7 rules have no name in Octavia
     body.update({"operating_status": "ONLINE" if r.admin_state_up else "OFFLINE", "type": r.type,
                  "compare_type": r.compare_type, "key": r.key or None, "value": r.value, "invert": r.invert})
     return body

@@ -15,7 +15,7 @@ from netledger.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceU
 from netledger.libs.bus import BusUnavailable, WrongLastSequence
 from netledger.libs.events.envelope import wrap
 
-from . import attributes, discovery
+from . import attributes, discovery, store_quota
 from .attributes import Attr, READ_ONLY, COMMON, to_bool, to_list, validate_body
 from .common import check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
 from .deciders import Plan
@@ -152,6 +152,14 @@ def fips_on_router(svc, router_id: str) -> list[dict]:
     return [msgspec.json.decode(r[0]) for r in rows]
 
 
+def check_no_vpnservice(svc, router_id: str) -> None:
+    """Neutron's RouterInUseByVPNService: a router carrying a VPN service (any project's) stays."""
+    row = svc.reader.conn.execute("SELECT id FROM vpnservices WHERE router_id = ? ORDER BY id LIMIT 1",
+                                  [router_id]).fetchone()
+    if row:
+        raise Conflict(f"Router {router_id} is used by VPNService {row[0]}", type="RouterInUseByVPNService")
+
+
 def get_router(svc, ctx, router_id: str) -> tuple[dict, int]:
     try:
         return svc.reader.get("router", router_id, ctx.scope())
@@ -211,7 +219,8 @@ async def create(request: web.Request) -> web.Response:
         return decide.decide_create(ctx, req, router_id=rid, subjects=svc.subjects, gw_port=gw_plan)
 
     if not ctx.idempotency_key or svc.reader.row("routers", rid) is None:
-        await run_atomic(plan, svc, ctx)
+        async with store_quota.reserved_for(svc, ctx, "router", [req], [rid]):
+            await run_atomic(plan, svc, ctx)
     body, _ = svc.reader.get("router", rid, None)
     return respond(request, "router", body, status=201)
 
@@ -278,12 +287,14 @@ async def delete(request: web.Request) -> web.Response:
     def plan(won):
         cur, seq = get_router(svc, ctx, rid)
         check_if_match(request, cur)
+        check_no_vpnservice(svc, rid)
         gw = gateway_port(svc, rid)
         gw_delete = port_delete_plan(svc, ctx, gw[0]["id"]) if gw else None
         return decide.decide_delete(cur, seq, interfaces=interfaces(svc, rid), gw_delete=gw_delete,
                                     fips_on_router=len(fips_on_router(svc, rid)), subjects=svc.subjects)
 
     await run_atomic(plan, svc, ctx)
+    await store_quota.release_of(svc, ctx, "router", {rid})
     return web.Response(status=204)
 
 

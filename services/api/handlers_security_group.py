@@ -14,7 +14,7 @@ from netledger.errors import NotFound
 from netledger.libs.events.envelope import utc_now
 from netledger.libs.events.security_group import default_group_id
 
-from . import attributes, discovery
+from . import attributes, discovery, store_quota
 from .attributes import COMMON, READ_ONLY, Attr, to_bool, to_int, to_str, to_uuid, validate_body
 from .common import check_if_match, list_response, new_resource_id, read_json, respond, show
 from .deciders import security_group as decide
@@ -108,9 +108,10 @@ async def create_group(request: web.Request) -> web.Response:
     await ensure_default(svc, ctx, project)
     sg_id = new_resource_id(ctx, "security_group")
     if not ctx.idempotency_key or not group_exists(svc, sg_id):
-        await run_with_retries(lambda: decide.decide_create(req, sg_id=sg_id, project_id=project,
-                                                            subjects=svc.subjects, time=utc_now()),
-                               svc.writer, ctx)
+        async with store_quota.reserved_for(svc, ctx, "security_group", [req], [sg_id]):
+            await run_with_retries(lambda: decide.decide_create(req, sg_id=sg_id, project_id=project,
+                                                                subjects=svc.subjects, time=utc_now()),
+                                   svc.writer, ctx)
     body, _ = svc.reader.get("security_group", sg_id, None)
     return respond(request, "security_group", body, status=201)
 
@@ -153,6 +154,7 @@ async def delete_group(request: web.Request) -> web.Response:
                                     subjects=svc.subjects)
 
     await run_with_retries(plan, svc.writer, ctx)
+    await store_quota.release_of(svc, ctx, "security_group", {sg_id})
     return web.Response(status=204)
 
 

@@ -12,6 +12,7 @@ from netledger.services.dhcp import schedule_loop as dhcp_hooks
 from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
                      show)
 from .deciders import subnet as decide
+from . import store_quota
 from .writer import run_with_retries
 
 ATTRS = frozenset(SUBNET)
@@ -40,7 +41,8 @@ async def create(request: web.Request) -> web.Response:
     req = validate_body("subnet", body, create=True, is_admin=ctx.is_admin)
     subnet_id = new_resource_id(ctx, "subnet")
     if not ctx.idempotency_key or svc.reader.row("subnets", subnet_id) is None:
-        await run_with_retries(lambda: plan_create(svc, ctx, req, subnet_id), svc.writer, ctx)
+        async with store_quota.reserved_for(svc, ctx, "subnet", [req], [subnet_id]):
+            await run_with_retries(lambda: plan_create(svc, ctx, req, subnet_id), svc.writer, ctx)
     body, _ = svc.reader.get("subnet", subnet_id, None)
     return respond(request, "subnet", body, status=201)
 
@@ -90,5 +92,7 @@ async def delete(request: web.Request) -> web.Response:
         return decide.decide_delete(ctx, cur, claims_head=svc.reader.ip_claims_head(sid),
                                     held=svc.reader.count_held_ips(sid), subjects=svc.subjects)
 
-    return await delete_idempotently(request, lambda: run_with_retries(plan, svc.writer, ctx),
-                                     lambda i: svc.subjects.subnet("*", i))
+    response = await delete_idempotently(request, lambda: run_with_retries(plan, svc.writer, ctx),
+                                         lambda i: svc.subjects.subnet("*", i))
+    await store_quota.release_of(svc, ctx, "subnet", {sid})
+    return response

@@ -39,9 +39,36 @@ class Reader:
         if row is None:
             raise not_found(kind, id)
         body = _decode(row["body"])
-        if scope is not None and body.get("project_id") != scope and not (shared_ok and body.get("shared")):
+        if scope is None or body.get("project_id") == scope:
+            return body, row["seq"]
+        if not shared_ok:
             raise not_found(kind, id)
-        return body, row["seq"]
+        grants = self.rbac_grants(scope, [id]).get(id, set()) if kind == "network" else set()
+        if not body.get("shared") and not grants:
+            raise not_found(kind, id)
+        return self._shared_view(body, grants), row["seq"]
+
+    def rbac_grants(self, project: str, ids: list[str]) -> dict[str, set[str]]:
+        """network id -> RBAC actions granted to ``project`` (directly or by '*')."""
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            f"SELECT object_id, action FROM rbac_policies WHERE target_tenant IN (?, '*') "
+            f"AND object_id IN ({','.join('?' * len(ids))})", [project, *ids])
+        out: dict[str, set[str]] = {}
+        for object_id, action in rows:
+            out.setdefault(object_id, set()).add(action)
+        return out
+
+    @staticmethod
+    def _shared_view(body: dict, actions: set[str]) -> dict:
+        """A network as a project it is shared with sees it (Neutron shows ``shared``
+        true to a project an access_as_shared policy targets)."""
+        if "access_as_shared" in actions:
+            body = {**body, "shared": True}
+        if "access_as_external" in actions:
+            body = {**body, "router:external": True}
+        return body
 
     def network_tree_seq(self, network_id: str) -> int:
         row = self.conn.execute("SELECT tree_seq FROM networks WHERE id = ?", [network_id]).fetchone()
@@ -53,12 +80,19 @@ class Reader:
         extra = []
         if changed_since:
             extra.append(("json_extract(body, '$.updated_at') >= ?", [changed_since]))
+        project = scope
         if scope is not None and shared_visible:
-            extra.append(("(project_id = ? OR json_extract(body, '$.shared') = 1)", [scope]))
+            extra.append(("(project_id = ? OR json_extract(body, '$.shared') = 1 OR id IN (SELECT object_id "
+                          "FROM rbac_policies WHERE target_tenant IN (?, '*')))", [scope, scope]))
             scope = None
         # execute_list: a marker the caller cannot see is Neutron's 404, not an empty page.
-        return query.execute_list(self.conn, q, table=f"{kind}s_v", kind=kind, scope_project=scope,
+        rows = query.execute_list(self.conn, q, table=f"{kind}s_v", kind=kind, scope_project=scope,
                                   extra_where=extra)
+        if project is not None and shared_visible and kind == "network":
+            foreign = [r["id"] for r in rows if r.get("id") and r.get("project_id") != project]
+            grants = self.rbac_grants(project, foreign)
+            rows = [self._shared_view(r, grants[r["id"]]) if r.get("id") in grants else r for r in rows]
+        return rows
 
     def subnets_of(self, network_id: str) -> list[dict]:
         """In creation order: Neutron fills the first subnet of a family with room first."""

@@ -88,7 +88,17 @@ class _Picker:
         a free one (IpAddressGenerationFailure when the pools are full)."""
         kept = [k.split("/", 1)[1] for k in self.keep if k.startswith(subnet["id"] + "/")]
         reuse = next((ip for ip in kept if ip not in self.taken), None) or self.own.ip_in(subnet["id"], self.taken)
-        return reuse or self.claims.free_ips(subnet, 1, self.rng, self.taken)[0]
+        if reuse:
+            return reuse
+        skipped: set[str] = set()
+        while True:
+            ip = self.claims.free_ips(subnet, 1, self.rng, self.taken | skipped)[0]
+            owner, _, held = self.claims.ip(subnet["id"], ip)
+            if not held or owner == self.port_id:
+                return ip
+            # The projection moved between our two reads (another process won it
+            # meanwhile): pick again rather than report a conflict nobody asked for.
+            skipped.add(ip)
 
     def add(self, subnet_id: str, ip: str, *, chosen: bool) -> None:
         self.taken.add(ip)
