@@ -19,7 +19,7 @@ from .attributes import COMMON, READ_ONLY, Attr, to_bool, to_int, to_str, to_uui
 from .common import check_if_match, list_response, new_resource_id, read_json, respond, show
 from .deciders import security_group as decide
 from .deciders.network import _project
-from .writer import run_with_retries
+from .writer import Retry, run_with_retries
 
 
 def _uuid_or_none(value, name: str):
@@ -72,8 +72,13 @@ def group_exists(svc, sg_id: str) -> bool:
 async def ensure_default(svc, ctx, project_id: str) -> str:
     """The project's default group, created if missing (race-free: expected seq 0)."""
     if project_id and not group_exists(svc, default_group_id(project_id)):
-        await run_with_retries(lambda: decide.decide_default(project_id, exists=group_exists(
-            svc, default_group_id(project_id)), subjects=svc.subjects, time=utc_now()), svc.writer, ctx)
+        # Its id is fixed per project and the write expects an empty subject, so the port
+        # that needs it can name it at once: no need to wait until it is projected.
+        plan = decide.decide_default(project_id, exists=False, subjects=svc.subjects, time=utc_now())
+        try:
+            await svc.writer.execute(ctx, plan, wait=False)
+        except Retry:
+            pass  # expected-sequence 0 lost: another request created it first
     return default_group_id(project_id)
 
 

@@ -108,8 +108,10 @@ class Writer:
             return False
         return (reply.headers or {}).get("Nats-Msg-Id") == ctx.msg_id(step)
 
-    async def execute(self, ctx: RequestContext, plan: Plan, ledger: Ledger | None = None) -> int:
-        """Publish the plan; returns the highest sequence written (0 if nothing to do)."""
+    async def execute(self, ctx: RequestContext, plan: Plan, ledger: Ledger | None = None,
+                      *, wait: bool = True) -> int:
+        """Publish the plan; returns the highest sequence written (0 if nothing to do).
+        ``wait=False`` skips read-your-writes (for facts the caller does not read back)."""
         ledger = ledger if ledger is not None else Ledger()
         top = await self.claim(ctx, plan.claims, ledger)
         if plan.facts:
@@ -121,31 +123,32 @@ class Writer:
                 ledger.committed = n > 0  # refused: nothing of this plan landed yet
                 raise Retry(max(exc.current, top), pub) from exc
         top = max(top, await self.release(ctx, plan.releases))
-        if top:
+        if top and wait:
             await self.position.wait_for(top)
         return top
 
 
 async def run_with_retries(decide, writer: Writer, ctx: RequestContext, *, attempts: int = ATTEMPTS,
-                           ledger: Ledger | None = None) -> Plan:
+                           ledger: Ledger | None = None, wait: bool = True) -> Plan:
     """decide() reads state and returns a Plan; lost races wait for the newer state and retry.
 
     If the request fails before any fact was published, the claims it won are released
     (an error answer must leave nothing held)."""
     ledger = ledger if ledger is not None else Ledger()
     try:
-        return await _attempts(decide, writer, ctx, attempts, ledger)
+        return await _attempts(decide, writer, ctx, attempts, ledger, wait)
     except BaseException:
         if ledger.won and not ledger.committed:
             await writer.release(ctx, ledger.releases())
         raise
 
 
-async def _attempts(decide, writer: Writer, ctx: RequestContext, attempts: int, ledger: Ledger) -> Plan:
+async def _attempts(decide, writer: Writer, ctx: RequestContext, attempts: int, ledger: Ledger,
+                    wait: bool = True) -> Plan:
     for attempt in range(attempts):
         plan = decide()
         try:
-            await writer.execute(ctx, plan, ledger)
+            await writer.execute(ctx, plan, ledger, wait=wait)
             return plan
         except Retry as exc:
             log.info("retrying after lost race", subject=exc.pub.subject, seq=exc.seq, attempt=attempt)
