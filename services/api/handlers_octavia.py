@@ -87,12 +87,13 @@ def visible_states(svc, ctx) -> list[tuple[decide.O.LbState, Report]]:
     return [(_dec_state.decode(r[1]), _report(svc, r[0], r[2])) for r in rows]
 
 
-def _filtered(request: web.Request, bodies: list[dict], collection: str) -> web.Response:
-    """Equality filters on scalar attributes, ``fields``, ``limit``/``marker``."""
+def _filtered(request: web.Request, bodies: list[dict], collection: str, given: tuple[str, ...] = ()) -> web.Response:
+    """Equality filters on scalar attributes, ``fields``, ``limit``/``marker``; ``given``
+    names filters the caller already applied (a parent id from the URL)."""
     params = [(k, v) for k, v in request.query.items()]
     fields = [v for k, v in params if k == "fields"]
     for k, v in params:
-        if k in ("fields", "limit", "marker", "sort", "sort_key", "sort_dir", "page_reverse"):
+        if k in ("fields", "limit", "marker", "sort", "sort_key", "sort_dir", "page_reverse", *given):
             continue
         bodies = [b for b in bodies if k in b and _matches(b[k], v)]
     marker = request.query.get("marker")

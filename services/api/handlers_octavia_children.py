@@ -20,6 +20,9 @@ from .handlers_octavia_views import BODIES
 # kind -> (URL parent parameter, spec field it fills)
 URL_PARENT = {"member": ("pool_id", "pool_id"), "l7rule": ("policy_id", "policy_id")}
 PARENT_KIND = {"member": "pool", "l7rule": "l7policy"}
+# The parent as a query filter (openstacksdk sends ?l7policy_id= when listing rules; Octavia
+# filters on that column): the URL already names the parent, so only a different id filters.
+PARENT_FILTER = {"member": "pool_id", "l7rule": "l7policy_id"}
 # Octavia's body key for an L7 rule is "rule" ({"rule": {...}}, list "rules"), not the kind's name.
 BODY_KEY = {"l7rule": "rule"}
 
@@ -112,7 +115,12 @@ def handlers(kind: str):
                 if parent and getattr(item, parent[1]) != request.match_info[parent[0]]:
                     continue
                 bodies.append(BODIES[kind](item, state, rep))
-        return _filtered(request, bodies, COLLECTIONS[kind])
+        given = ()
+        if parent:
+            given = (PARENT_FILTER[kind],)
+            if request.query.get(given[0], request.match_info[parent[0]]) != request.match_info[parent[0]]:
+                bodies = []
+        return _filtered(request, bodies, COLLECTIONS[kind], given)
 
     return create, get, update, delete, index
 
