@@ -6,6 +6,12 @@ creation, so it is set right after). ``writes`` counts applied ops (one netlink 
 each, the alias being part of its AddLink): a restart with nothing changed leaves it
 at 0. "Already done" errors (deleting what is gone, adding a flood entry that exists)
 are success: the next observe is the truth anyway.
+
+Security groups: ``nft`` runs inside the host namespace (``nsenter --net``, which only
+enters an existing namespace); a run of consecutive table ops is one ``nft -f -``
+transaction, so a port's table is replaced atomically. The br_netfilter sysctls are
+read and written from a short-lived thread that joined the namespace (/proc/sys/net
+is per network namespace).
 """
 
 from __future__ import annotations
@@ -25,12 +31,15 @@ from pyroute2.netlink.rtnl import RTMGRP_LINK
 
 from netledger.services.l2.linuxbridge import ops as O
 from netledger.services.l2.linuxbridge.model import MARK, LbObserved, ObsLink
+from netledger.services.l2.linuxbridge.sg import parse_tables, replace_script
 
 log = structlog.get_logger("l2.linuxbridge")
 ZERO_MAC = "00:00:00:00:00:00"
 VXLAN_PORT = 4789
 IFF_UP = 0x1
 _ALREADY = {O.DelLink: (errno.ENODEV,), O.DelFlood: (errno.ENOENT,), O.AddFlood: (errno.EEXIST,)}
+_NFT_OPS = (O.ReplaceNftTable, O.DelNftTable)
+_SYSCTL = "/proc/sys/net/bridge/bridge-nf-call-"
 
 
 def _ipr(netns: str) -> AsyncIPRoute:
@@ -45,6 +54,14 @@ def _netlink_fd(netns: str) -> int:
     signal wakeup fd, so the agent's own SIGTERM handler fires and it stops. setns()
     moves only the calling thread, so the loop's thread never changes namespace.
     """
+    return _in_netns(netns, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM,
+                                                  socket.NETLINK_ROUTE).detach())
+
+
+def _in_netns(netns: str, fn: Callable[[], object]):
+    """``fn()`` in a short-lived thread that joined ``netns`` ("" = ours, no thread)."""
+    if not netns:
+        return fn()
     out: dict[str, object] = {}
 
     def run() -> None:
@@ -53,7 +70,7 @@ def _netlink_fd(netns: str) -> int:
             target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
             try:
                 setns(target, flags=0)
-                out["fd"] = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE).detach()
+                out["value"] = fn()
             finally:
                 setns(own, flags=0)
                 os.close(target)
@@ -67,7 +84,24 @@ def _netlink_fd(netns: str) -> int:
     t.join()
     if "error" in out:
         raise out["error"]          # type: ignore[misc]
-    return out["fd"]                # type: ignore[return-value]
+    return out["value"]
+
+
+def _read_bridge_nf() -> tuple[bool, bool]:
+    vals = []
+    for fam in ("iptables", "ip6tables"):
+        try:
+            with open(_SYSCTL + fam) as fh:
+                vals.append(fh.read().strip() == "1")
+        except FileNotFoundError:          # br_netfilter absent: nothing is filtered
+            vals.append(False)
+    return vals[0], vals[1]
+
+
+def _write_bridge_nf(on: bool) -> None:
+    for fam in ("iptables", "ip6tables"):
+        with open(_SYSCTL + fam, "w") as fh:
+            fh.write("1" if on else "0")
 
 
 def _obs_link(msg, names: dict[int, str]) -> ObsLink:
@@ -118,7 +152,22 @@ class LbDriver:
             mon.close()
 
     # --- observe
+    async def _nft(self, *args: str, stdin: str | None = None) -> str:
+        cmd = (["nsenter", f"--net=/run/netns/{self.netns}"] if self.netns else []) + ["nft", *args]
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate(stdin.encode() if stdin is not None else None)
+        if proc.returncode != 0:
+            raise RuntimeError(f"nft {' '.join(args)}: {err.decode().strip()[:500]}")
+        return out.decode()
+
     async def observe(self) -> LbObserved:
+        try:
+            nft = parse_tables(await self._nft("-t", "list", "ruleset", "inet"))
+        except FileNotFoundError:           # no nft binary: no tables; wiring unfiltered ports still works
+            nft = {}
+        nf4, nf6 = await asyncio.to_thread(_in_netns, self.netns, _read_bridge_nf)
         raw = [m async for m in await self.ipr.get_links()]
         names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in raw}
         self._index = {n: i for i, n in names.items()}
@@ -130,18 +179,37 @@ class LbDriver:
             dst = f.get_attr("NDA_DST")
             if f["ifindex"] in vx and dst and f.get_attr("NDA_LLADDR") == ZERO_MAC:
                 fdb[vx[f["ifindex"]]].add(dst)
-        return LbObserved(links=links, fdb={n: frozenset(d) for n, d in fdb.items()})
+        return LbObserved(links=links, fdb={n: frozenset(d) for n, d in fdb.items()}, nft=nft,
+                          nf_call_iptables=nf4, nf_call_ip6tables=nf6)
 
     # --- apply
     async def apply(self, ops: list[O.Op]) -> None:
-        """In the planner's order; the first real failure stops (the worker retries)."""
-        for op in ops:
-            try:
-                await self._one(op)
-            except NetlinkError as exc:
-                if exc.code not in _ALREADY.get(type(op), ()):
-                    raise RuntimeError(f"{type(op).__name__} {op}: {exc}") from exc
+        """In the planner's order; the first real failure stops (the worker retries).
+        Consecutive nft table ops go in one transaction (all or nothing)."""
+        i = 0
+        while i < len(ops):
+            if isinstance(ops[i], _NFT_OPS):
+                j = i
+                while j < len(ops) and isinstance(ops[j], _NFT_OPS):
+                    j += 1
+                await self._nft("-f", "-", stdin=replace_script(ops[i:j]))
+                self.writes += j - i
+                i = j
+                continue
+            await self._apply_one(ops[i])
+            i += 1
+
+    async def _apply_one(self, op: O.Op) -> None:
+        if isinstance(op, O.SetBridgeNf):
+            await asyncio.to_thread(_in_netns, self.netns, lambda: _write_bridge_nf(op.on))
             self.writes += 1
+            return
+        try:
+            await self._one(op)
+        except NetlinkError as exc:
+            if exc.code not in _ALREADY.get(type(op), ()):
+                raise RuntimeError(f"{type(op).__name__} {op}: {exc}") from exc
+        self.writes += 1
 
     async def _idx(self, name: str) -> int:
         if name not in self._index:

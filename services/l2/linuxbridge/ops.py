@@ -1,8 +1,10 @@
 """Linux bridge operations as data. The driver applies them; the planner orders them.
 
 Order (the planner's job): flood-entry deletes, releases from our bridges, link
-deletes (VXLAN before bridges), link adds (bridges before VXLAN), fixes, enslaves,
-set-ups, flood-entry adds. Every op is one netlink write.
+deletes (VXLAN before bridges), SG table deletes (then br_netfilter off if nothing is
+filtered), link adds (bridges before VXLAN), fixes, SG table replaces (then
+br_netfilter on), enslaves, set-ups, flood-entry adds. Every op is one write (a
+netlink request, a sysctl pair, or one table in an nft transaction).
 """
 
 from __future__ import annotations
@@ -64,9 +66,28 @@ class DelFlood(Op, frozen=True, kw_only=True, tag="DelFlood"):
     dst: str
 
 
-AnyOp = Union[AddLink, DelLink, MarkLink, SetMtu, SetMaster, SetUp, AddFlood, DelFlood]
+class ReplaceNftTable(Op, frozen=True, kw_only=True, tag="ReplaceNftTable"):
+    """Delete and re-add ``table inet <name>`` with ``text`` in one nft transaction."""
+
+    name: str
+    digest: str
+    text: str
+
+
+class DelNftTable(Op, frozen=True, kw_only=True, tag="DelNftTable"):
+    name: str
+
+
+class SetBridgeNf(Op, frozen=True, kw_only=True, tag="SetBridgeNf"):
+    """net.bridge.bridge-nf-call-{iptables,ip6tables} in the host namespace."""
+
+    on: bool
+
+
+AnyOp = Union[AddLink, DelLink, MarkLink, SetMtu, SetMaster, SetUp, AddFlood, DelFlood,
+              ReplaceNftTable, DelNftTable, SetBridgeNf]
 
 
 def write_count(ops: list[Op]) -> int:
-    """Dataplane writes an op list costs: one netlink request per op."""
+    """Dataplane writes an op list costs: one per op."""
     return len(ops)

@@ -17,15 +17,22 @@ from netledger.services.l2.linuxbridge import ops as O
 from netledger.services.l2.linuxbridge.layout import Layout, WantLink, wanted
 from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
 from netledger.services.l2.linuxbridge.sim import simulate
+from netledger.services.l2.linuxbridge.sg import plan_adds, plan_removals, wanted_tables
 
 
 def plan(desired: HostDesired, obs: LbObserved, cfg: AgentConfig) -> list[O.Op]:
-    want = wanted(desired, active_networks(desired, cfg).valid, obs, cfg)
-    removals = _removals(want, obs)
+    """Security group tables are in place (and br_netfilter on) before any tap is
+    enslaved or set up, so a port never forwards unfiltered (see ``sg``)."""
+    nets = active_networks(desired, cfg).valid
+    want = wanted(desired, nets, obs, cfg)
+    tables = wanted_tables(desired, nets, obs)
+    removals = _removals(want, obs) + plan_removals(tables, obs)
     mid = simulate(obs, removals)
     adds = _link_adds(want, mid)
     mid = simulate(mid, adds)
-    return removals + adds + _fixes(want, mid) + _wiring(want, mid) + _flood_adds(want, mid)
+    fixes = _fixes(want, mid) + plan_adds(tables, mid)
+    mid = simulate(mid, fixes)
+    return removals + adds + fixes + _wiring(want, mid) + _flood_adds(want, mid)
 
 
 def _mismatch(w: WantLink | None, link: ObsLink) -> bool:

@@ -119,9 +119,10 @@ def _proto_matches(rule: SgRuleIntent) -> list[str]:
     v = ethertype_version(rule.ethertype)
     if rule.protocol is None:
         return ["ip" if v == 4 else "ipv6"]
-    token = _PROTO_TOKEN.get((v, rule.protocol))
-    base = token or f"{'ip' if v == 4 else 'ipv6'},nw_proto={rule.protocol}"
-    if rule.protocol in (1, 58) and token:
+    proto = 58 if (v, rule.protocol) == (6, 1) else rule.protocol   # Neutron: "icmp" on IPv6 is ICMPv6
+    token = _PROTO_TOKEN.get((v, proto))
+    base = token or f"{'ip' if v == 4 else 'ipv6'},nw_proto={proto}"
+    if proto in (1, 58) and token:
         if rule.port_range_min is None:
             return [base]
         code = f",icmp_code={rule.port_range_max}" if rule.port_range_max is not None else ""

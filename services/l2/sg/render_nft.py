@@ -35,7 +35,7 @@ def _rule_expr(rule, field: str, sets: dict[tuple[str, int], str]) -> str | None
         parts.append(f"{fam} {field} @{sets[(rule.remote_group_id, v)]}")
     elif rule.remote_ip_prefix:
         parts.append(f"{fam} {field} {rule.remote_ip_prefix}")
-    p = rule.protocol
+    p = 58 if (v, rule.protocol) == (6, 1) else rule.protocol       # Neutron: "icmp" on IPv6 is ICMPv6
     if p is not None:
         if p in (1, 58):
             icmp = "icmp" if p == 1 else "icmpv6"
