@@ -14,7 +14,7 @@ down:
 	@$(NL) down
 
 test: install
-	@$(VENV)/bin/pytest -q
+	@$(VENV)/bin/pytest -q --durations=25
 
 test-fast: install
 	@$(VENV)/bin/pytest -q -m "not dataplane and not slow"
