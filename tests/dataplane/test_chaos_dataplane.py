@@ -88,9 +88,10 @@ def test_dataplane_converges_after_kills(chain):
     thread.start()
     created: dict[str, str] = {}
     try:
-        for i in range(PORTS * 3):
-            if len(created) >= PORTS:
-                break
+        deadline, i = time.monotonic() + 180, 0
+        # Keep binding ports until enough exist *and* the chaos has landed a few kills.
+        while (len(created) < PORTS or len(kills) < 4) and time.monotonic() < deadline:
+            i += 1
             host = cluster.hosts[i % 2]
             try:
                 status, body = api.post("/v2.0/ports", {"port": {"network_id": net["id"], "binding:host_id": host.name,
