@@ -110,7 +110,7 @@ async def run(fips: int) -> dict:
     figures: dict = {}
     try:
         with Cluster(count=2, physnet=True) as cluster:
-            lab = L3Lab(cluster, f"nats://127.0.0.1:{port}", prefix="b" + uuid.uuid4().hex[:8])
+            lab = L3Lab(cluster, f"nats://127.0.0.1:{port}", prefix="b" + uuid.uuid4().hex[:8], down_time=3.0)
             try:
                 await lab.start()
                 ext, _ = await lab.external_network()

@@ -60,7 +60,10 @@ def _free_port() -> int:
 
 
 class L3Lab:
-    def __init__(self, cluster: Cluster, nats_url: str, *, prefix: str, down_time: float = 3.0) -> None:
+    def __init__(self, cluster: Cluster, nats_url: str, *, prefix: str, down_time: float = 15.0) -> None:
+        # down_time: how stale a heartbeat must be before routers fail over. Generous by
+        # default because tests make blocking calls (a curl that must time out) on the loop
+        # the in-process workers heartbeat from; the benchmark uses 3 s.
         self.cluster, self.nats_url, self.prefix, self.down_time = cluster, nats_url, prefix, down_time
         self.workdir = tempfile.mkdtemp(prefix=f"{cluster.prefix}-lab-")
         self.procs: dict[str, subprocess.Popen] = {}
