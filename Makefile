@@ -22,5 +22,9 @@ test-fast: install
 bench: install
 	@$(VENV)/bin/python -m netledger.bench.run
 
+soak: install
+	@CHAOS_WRITES=10000 CHAOS_KILLS=60 CHAOS_DP_PORTS=300 $(VENV)/bin/pytest -q -s \
+		tests/reliability/test_crash.py tests/dataplane/test_chaos_dataplane.py
+
 clean:
 	rm -rf var .pytest_cache
