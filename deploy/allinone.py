@@ -30,6 +30,7 @@ def _paths(cfg: Config) -> dict[str, str]:
 
 
 AIO_NETNS = "netledger-aio"
+AIO_PREFIX = "nlaio-"
 
 
 def _service_cmds(cfg: Config, l2: bool, ovsdb: str | None) -> dict[str, list[str]]:
@@ -42,7 +43,8 @@ def _service_cmds(cfg: Config, l2: bool, ovsdb: str | None) -> dict[str, list[st
         node = ["--host", host, "--ovsdb", ovsdb, *common]
         cmds["l2-agent"] = base[:3] + ["l2-agent", *node, "--backend", "ovs", "--tunnel-ip", "127.0.0.1"]
         for agent in ("l3-agent", "dhcp-agent"):
-            cmds[agent] = base[:3] + [agent, *node, "--host-netns", AIO_NETNS]
+            # Router and DHCP namespaces carry the all-in-one's prefix: `down` removes them.
+            cmds[agent] = base[:3] + [agent, *node, "--host-netns", AIO_NETNS, "--netns-prefix", AIO_PREFIX]
         cmds["dhcp-agent"] += ["--state-dir", os.path.join(os.path.abspath(cfg.var_dir), "dhcp")]
     return cmds
 
@@ -131,6 +133,38 @@ def down(cfg: Config) -> None:
     sys.stdout.write(f"netledger stopped (pid {pid})\n")
 
 
+def _stop_helpers(var: str) -> None:
+    """dnsmasq, metadata proxies, haproxy and charon that our agents started keep running
+    after the agents (so a restarted agent finds them); `down` stops them, found by their
+    command line naming our var directory."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if var in cmdline and "netledger.cli" not in cmdline:
+            try:
+                os.kill(int(entry), signal.SIGTERM)
+            except OSError:
+                pass
+
+
+def _delete_namespaces() -> None:
+    """The all-in-one's own namespaces: the dataplane one and the agents' (prefixed)."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split("\n")
+    for name in (line.split()[0] for line in listed if line.strip()):
+        if name == AIO_NETNS or name.startswith(AIO_PREFIX):
+            for pid in subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGTERM)   # dnsmasq, haproxy, charon started by our agents
+                except (OSError, ValueError):
+                    pass
+            subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
 class _Supervisor:
     """Starts the children, restarts any that dies (with backoff), stops all on SIGTERM."""
 
@@ -183,9 +217,10 @@ class _Supervisor:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        _stop_helpers(self.paths["var"])
         if getattr(self, "ovs", None):
             self.ovs.stop()
-            subprocess.run(["ip", "netns", "delete", AIO_NETNS], check=False)
+            _delete_namespaces()
         if self.nats:
             self.nats.terminate()
             self.nats.wait(timeout=10)
