@@ -51,7 +51,7 @@ async def ensure_default_group(svc, ctx, reqs: list[dict]) -> None:
     for project in sorted({r.get("project_id") or r.get("tenant_id") or ctx.project_id for r in reqs
                            if "security_groups" not in r and r.get("port_security_enabled", True)
                            and not str(r.get("device_owner", "")).startswith("network:")}):
-        await ensure_default(svc, ctx, project)
+        await ensure_default(svc, ctx, project, wait=False)
 
 
 def sg_known(svc):

@@ -69,17 +69,21 @@ def group_exists(svc, sg_id: str) -> bool:
     return svc.reader.row("security_groups", sg_id) is not None
 
 
-async def ensure_default(svc, ctx, project_id: str) -> str:
-    """The project's default group, created if missing (race-free: expected seq 0)."""
-    if project_id and not group_exists(svc, default_group_id(project_id)):
-        # Its id is fixed per project and the write expects an empty subject, so the port
-        # that needs it can name it at once: no need to wait until it is projected.
+async def ensure_default(svc, ctx, project_id: str, *, wait: bool = True) -> str:
+    """The project's default group, created if missing (race-free: expected seq 0).
+
+    ``wait=False`` (port creates): the id is fixed per project, so the port can name the
+    group before it is projected, and a port create still works while topology is down.
+    Lists and group writes wait, because they show the group."""
+    gid = default_group_id(project_id)
+    if project_id and not group_exists(svc, gid):
         plan = decide.decide_default(project_id, exists=False, subjects=svc.subjects, time=utc_now())
         try:
-            await svc.writer.execute(ctx, plan, wait=False)
-        except Retry:
-            pass  # expected-sequence 0 lost: another request created it first
-    return default_group_id(project_id)
+            await svc.writer.execute(ctx, plan, wait=wait)
+        except Retry as exc:  # expected-sequence 0 lost: another request created it first
+            if wait:
+                await svc.position.wait_for(exc.seq)
+    return gid
 
 
 def get_group(svc, ctx, sg_id: str) -> tuple[dict, int]:
