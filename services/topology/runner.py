@@ -97,22 +97,43 @@ class Folder:
 
 
 async def ensure_consumer(bus: Bus, stream: str, durable: str, start: int) -> PullConsumer:
-    """Bind to the durable consumer, recreating it if it disagrees with the DB position."""
+    """(Re)create the durable consumer at the stored position and pull from it.
+
+    Always recreated: a killed predecessor leaves pull requests on the server whose
+    inbox nobody reads; messages handed to them would be acknowledged by our next
+    AckAll and never folded. A fresh consumer at ``start + 1`` has none of them.
+    """
     js = bus.js
     try:
-        info = await js.consumer_info(stream, durable)
-        if info.ack_floor.stream_seq != start:
-            await js.delete_consumer(stream, durable)
-            raise nats.js.errors.NotFoundError
+        await js.delete_consumer(stream, durable)
     except nats.js.errors.NotFoundError:
-        cfg = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.ALL, max_ack_pending=20000,
-                             ack_wait=60, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                             opt_start_seq=start + 1, inactive_threshold=None)
-        await js.add_consumer(stream, cfg)
+        pass
+    cfg = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.ALL, max_ack_pending=20000,
+                         ack_wait=60, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                         opt_start_seq=start + 1, inactive_threshold=None)
+    await js.add_consumer(stream, cfg)
     consumer = PullConsumer(bus.nc, stream, durable)
     await consumer.start()
     bus.on_reconnect.append(consumer.renew)
     return consumer
+
+
+def contiguous(items: list[tuple[int, bytes]], position: int) -> tuple[list[tuple[int, bytes]], bool]:
+    """The messages that continue ``position`` without a hole, and whether a hole was seen.
+
+    The events stream never deletes, so its sequences have no holes: a hole means a
+    message went elsewhere (an orphaned pull request) and must be fetched again, never
+    skipped."""
+    out, expected, hole = [], position + 1, False
+    for seq, data in items:
+        if seq < expected:
+            continue
+        if seq != expected:
+            hole = True
+            break
+        out.append((seq, data))
+        expected += 1
+    return out, hole
 
 
 async def run_stream(bus: Bus, db_path: str, name: str, stream_key: str,
@@ -147,10 +168,24 @@ async def run_stream(bus: Bus, db_path: str, name: str, stream_key: str,
                 await asyncio.sleep(0.5)
             continue
         items = [(m.metadata.sequence.stream, m.data) for m in msgs]
-        pos = folder.fold_batch(items)
-        structlog.contextvars.bind_contextvars(seq=pos)
-        await folder.flush_parked()
-        await msgs[-1].ack()
+        hole = False
+        if stream_key == "events":   # the status stream drops old reports per subject: holes are normal
+            items, hole = contiguous(items, folder.position)
+        if items:
+            pos = folder.fold_batch(items)
+            structlog.contextvars.bind_contextvars(seq=pos)
+            await folder.flush_parked()
+            last = items[-1][0]
+            await next(m for m in msgs if m.metadata.sequence.stream == last).ack()
+        if hole:
+            log.warning("hole in the stream; refetching from the stored position", position=folder.position)
+            await sub.stop()
+            if sub.renew in bus.on_reconnect:
+                bus.on_reconnect.remove(sub.renew)
+            sub = await ensure_consumer(bus, stream, f"{name}_{stream_key}", folder.position)
+        if not items:
+            continue
+        pos = folder.position
         await bus.nc.publish(announce, json.dumps({"stream": stream_key, "seq": pos}).encode())
         if after_commit:
             touched, reported = folder.touched_networks, folder.reported_ports

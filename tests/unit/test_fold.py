@@ -93,3 +93,13 @@ def test_poison_message_is_parked_and_folding_goes_on(tmp_path):
     assert len(folder.parked) == 2 and folder.position == len(msgs)
     assert {r[0] for r in sqlite3.connect(str(tmp_path / "p.db")).execute("SELECT id FROM networks")} == \
         {r[0] for r in good["networks"]}
+
+
+def test_contiguous_stops_at_a_hole_and_skips_what_was_folded():
+    from netledger.services.topology.runner import contiguous
+
+    items = [(3, b"a"), (4, b"b"), (5, b"c"), (7, b"e")]
+    assert contiguous(items, 2) == ([(3, b"a"), (4, b"b"), (5, b"c")], True)
+    assert contiguous(items, 4) == ([(5, b"c")], True)
+    assert contiguous(items[:3], 2) == (items[:3], False)
+    assert contiguous([(9, b"x")], 2) == ([], True)
