@@ -19,12 +19,13 @@ def free_port() -> int:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests that run whole stacks with real packets on a shared 2-core machine get one
+    """Tests that run whole stacks (subprocesses, real packets) on a shared 2-core machine get one
     more try after a failure (a second failure still fails the run); everything else
     must pass first time."""
     for item in items:
         heavy = item.get_closest_marker("dataplane") or item.get_closest_marker("reliability")
-        if heavy or "/dataplane/" in str(item.path) or "/reliability/" in str(item.path):
+        path = str(item.path)
+        if heavy or any(f"/{d}/" in path for d in ("dataplane", "reliability", "integration")):
             item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
 
 
