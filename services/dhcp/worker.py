@@ -16,6 +16,7 @@ import uuid
 import msgspec
 import structlog
 
+from netledger.libs.worker_runtime import apply_entry, every
 from netledger.libs.bus import Bus
 from netledger.libs.events.dhcp import AGENT_TYPE, DhcpNetwork
 from netledger.libs.events.envelope import utc_now, wrap
@@ -72,20 +73,9 @@ class DhcpWorker:
                     self.queue.add(net)
                 self.replayed.set()
                 continue
-            net = entry.key.rsplit(".", 1)[-1]
-            self._absorb(net, entry.value, entry.operation)
+            net = apply_entry(self.intents, entry, _decode, self.log)
             if self.replayed.is_set():
                 self.queue.add(net)
-
-    def _absorb(self, net: str, value: bytes | None, operation: str | None) -> None:
-        if operation in ("DEL", "PURGE") or not value:
-            self.intents.pop(net, None)
-            return
-        try:
-            self.intents[net] = _decode(value)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            self.log.error("bad intent ignored", network_id=net, error=str(exc))
-            self.intents.pop(net, None)
 
     async def _resync(self) -> None:
         if self.synced.is_set():
@@ -93,12 +83,7 @@ class DhcpWorker:
                 self.queue.add(net)
 
     async def _every(self, interval: float, fn) -> None:
-        while True:
-            try:
-                await fn()
-            except Exception as exc:  # noqa: BLE001 - periodic jobs must never die
-                self.log.warning("periodic job failed", job=fn.__name__, error=repr(exc))
-            await asyncio.sleep(interval)
+        await every(interval, fn, self.log)
 
     # --- the loop
     async def _loop(self) -> None:

@@ -16,6 +16,7 @@ import uuid
 import msgspec
 import structlog
 
+from netledger.libs.worker_runtime import apply_entry, every
 from netledger.libs.bus import Bus
 from netledger.libs.events.envelope import utc_now, wrap
 from netledger.libs.events.octavia import LbIntent, LoadBalancerStatusReported
@@ -77,15 +78,7 @@ class LbWorker:
                 self.queue.add(FULL)
                 self.replayed.set()
                 continue
-            lb_id = entry.key.rsplit(".", 1)[-1]
-            if entry.operation in ("DEL", "PURGE") or not entry.value:
-                self.intents.pop(lb_id, None)
-            else:
-                try:
-                    self.intents[lb_id] = _decode(entry.value)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    self.log.error("bad intent ignored", key=entry.key, error=str(exc))
-                    self.intents.pop(lb_id, None)
+            lb_id = apply_entry(self.intents, entry, _decode, self.log)
             if not initial:
                 self.queue.add(f"lb:{lb_id}")
 
@@ -94,12 +87,7 @@ class LbWorker:
             self.queue.add(FULL)
 
     async def _every(self, interval: float, fn) -> None:
-        while True:
-            try:
-                await fn()
-            except Exception as exc:  # noqa: BLE001 - periodic jobs must never die
-                self.log.warning("periodic job failed", job=fn.__name__, error=repr(exc))
-            await asyncio.sleep(interval)
+        await every(interval, fn, self.log)
 
     async def _loop(self) -> None:
         await self.replayed.wait()      # never plan against a partial set of intents

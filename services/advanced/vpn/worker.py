@@ -21,6 +21,7 @@ import uuid
 import msgspec
 import structlog
 
+from netledger.libs.worker_runtime import apply_entry, every
 from netledger.libs.bus import Bus
 from netledger.libs.events.envelope import utc_now, wrap
 from netledger.libs.events.status import AgentHeartbeat
@@ -81,15 +82,7 @@ class VpnWorker:
                 self.queue.add(FULL)
                 self.replayed.set()
                 continue
-            rid = entry.key.rsplit(".", 1)[-1]
-            if entry.operation in ("DEL", "PURGE") or not entry.value:
-                self.intents.pop(rid, None)
-            else:
-                try:
-                    self.intents[rid] = _decode(entry.value)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    self.log.error("bad intent ignored", key=entry.key)    # never the value: it holds PSKs
-                    self.intents.pop(rid, None)
+            rid = apply_entry(self.intents, entry, _decode, self.log)
             if not initial:
                 self.queue.add(f"router:{rid}")
 
@@ -98,12 +91,7 @@ class VpnWorker:
             self.queue.add(FULL)
 
     async def _every(self, interval: float, fn) -> None:
-        while True:
-            try:
-                await fn()
-            except Exception as exc:  # noqa: BLE001 - periodic jobs must never die
-                self.log.warning("periodic job failed", job=fn.__name__, error=repr(exc))
-            await asyncio.sleep(interval)
+        await every(interval, fn, self.log)
 
     async def _loop(self) -> None:
         await self.replayed.wait()       # never plan against a partial set of intents
