@@ -18,10 +18,15 @@ TABLES = ("networks", "subnets", "ports", "ip_claims", "mac_claims", "segment_cl
           "agents", "checkpoint")
 
 
-def dump(path: str) -> dict[str, list[tuple]]:
+def dump(path: str, every_table: bool = False) -> dict[str, list[tuple]]:
+    """Rows of the core tables (or of every projection table), in a stable order."""
     conn = sqlite3.connect(path)
     try:
-        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in TABLES}
+        tables = TABLES
+        if every_table:
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables}
     finally:
         conn.close()
 

@@ -18,7 +18,7 @@ import urllib.error
 import pytest
 
 from netledger.deploy import nats as nats_deploy
-from tests.integration.test_projection import TABLES, dump
+from tests.integration.test_projection import dump
 from tests.support import Client, destroy_stack, free_port, start_stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -27,6 +27,10 @@ WRITES = int(os.environ.get("CHAOS_WRITES", "1500"))
 KILLS = int(os.environ.get("CHAOS_KILLS", "12"))
 CLIENTS = 8
 OK = {200, 201, 204}
+
+
+PATHS = {"port": "ports", "network": "networks", "security_group": "security-groups",
+         "security_group_rule": "security-group-rules", "router": "routers"}
 
 
 class Ledger:
@@ -38,11 +42,13 @@ class Ledger:
         self.deleted: set[str] = set()           # 2xx delete
         self.uncertain_delete: set[str] = set()  # delete without a clear answer
         self.statuses: list[int] = []
+        self.ops: dict[str, int] = {}            # operation -> attempts
         self.writes = 0
 
-    def record(self, status: int) -> None:
+    def record(self, op: str, status: int) -> None:
         with self.lock:
             self.statuses.append(status)
+            self.ops[op] = self.ops.get(op, 0) + 1
             self.writes += 1
 
 
@@ -53,32 +59,72 @@ def safe(call):
         return 0, None  # no answer
 
 
+class Writer:
+    """One client's random writes; it deletes only what it created itself."""
+
+    def __init__(self, apis: list[Client], ledger: Ledger, rng: random.Random, nets: list[str]) -> None:
+        self.apis, self.ledger, self.rng, self.nets = apis, ledger, rng, nets
+        self.mine: dict[str, list[str]] = {kind: [] for kind in PATHS}
+
+    def step(self) -> tuple[str, int]:
+        rng, mine = self.rng, self.mine
+        roll = rng.random()
+        if roll < 0.45 or not mine["port"]:
+            return "create port", self.create("port", {"network_id": rng.choice(self.nets)})
+        if roll < 0.57:
+            pid = rng.choice(mine["port"])
+            return "update port", self.call("put", f"/v2.0/ports/{pid}", {"port": {"name": f"n{rng.randrange(99)}"}})
+        if roll < 0.69:
+            return "delete port", self.delete("port")
+        if roll < 0.74 or not mine["security_group"]:
+            return "create security group", self.create("security_group", {"name": f"g{rng.randrange(999)}"})
+        if roll < 0.84:
+            rule = {"security_group_id": rng.choice(mine["security_group"]), "direction": "ingress",
+                    "ethertype": "IPv4", "protocol": "tcp"}
+            rule["port_range_min"] = rule["port_range_max"] = rng.randrange(1, 65536)
+            return "create rule", self.create("security_group_rule", rule)
+        if roll < 0.89 and mine["security_group_rule"]:
+            return "delete rule", self.delete("security_group_rule")
+        if roll < 0.93:
+            return "create router", self.create("router", {"name": f"r{rng.randrange(999)}"})
+        if roll < 0.97 or not mine["network"]:
+            return "create network", self.create("network", {"name": f"x{rng.randrange(999)}"})
+        return "delete network", self.delete("network")
+
+    def call(self, method: str, path: str, body=None) -> int:
+        api = self.rng.choice(self.apis)
+        status, _ = safe(lambda: getattr(api, method)(path, body) if body is not None else getattr(api, method)(path))
+        return status
+
+    def create(self, kind: str, attrs: dict) -> int:
+        api = self.rng.choice(self.apis)
+        status, body = safe(lambda: api.post(f"/v2.0/{PATHS[kind]}", {kind: attrs}))
+        if status == 201:
+            rid = body[kind]["id"]
+            with self.ledger.lock:
+                self.ledger.created[rid] = kind
+            self.mine[kind].append(rid)
+        return status
+
+    def delete(self, kind: str) -> int:
+        rid = self.mine[kind].pop(self.rng.randrange(len(self.mine[kind])))
+        status = self.call("delete", f"/v2.0/{PATHS[kind]}/{rid}")
+        with self.ledger.lock:
+            (self.ledger.deleted if status == 204 else self.ledger.uncertain_delete).add(rid)
+        return status
+
+
 def client_loop(apis: list[Client], ledger: Ledger, rng: random.Random, nets: list[str], budget: list[int],
                 chaos_done: threading.Event) -> None:
     """Writes until the budget is spent and the chaos is over (so kills land mid-load)."""
-    ports: list[str] = []
+    writer = Writer(apis, ledger, rng, nets)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         with ledger.lock:
             if budget[0] <= 0 and chaos_done.is_set():
                 return
-        api = rng.choice(apis)
-        roll = rng.random()
-        if roll < 0.6 or not ports:
-            status, body = safe(lambda: api.post("/v2.0/ports", {"port": {"network_id": rng.choice(nets)}}))
-            if status == 201:
-                with ledger.lock:
-                    ledger.created[body["port"]["id"]] = "port"
-                ports.append(body["port"]["id"])
-        elif roll < 0.8:
-            pid = rng.choice(ports)
-            status, _ = safe(lambda: api.put(f"/v2.0/ports/{pid}", {"port": {"name": f"n{rng.randrange(99)}"}}))
-        else:
-            pid = ports.pop(rng.randrange(len(ports)))
-            status, _ = safe(lambda: api.delete(f"/v2.0/ports/{pid}"))
-            with ledger.lock:
-                (ledger.deleted if status == 204 else ledger.uncertain_delete).add(pid)
-        ledger.record(status)
+        op, status = writer.step()
+        ledger.record(op, status)
         if status == 0:
             time.sleep(0.05)  # the API is down: do not spin
         else:
@@ -201,14 +247,14 @@ def test_kill_everything_under_load(chaos_env):
     answered = sum(1 for st in ledger.statuses if st)
     assert len(kills) >= KILLS and answered >= WRITES
     # Everything acknowledged is there; everything acknowledged as deleted is gone.
-    for rid in ledger.created:
-        status, _ = apis[1].get(f"/v2.0/ports/{rid}")
+    for rid, kind in ledger.created.items():
+        status, _ = apis[1].get(f"/v2.0/{PATHS[kind]}/{rid}")
         if rid in ledger.uncertain_delete:
             continue  # a delete without a clear answer may or may not have happened
         expected = 404 if rid in ledger.deleted else 200
         if status != expected:
-            history = run(stack, "events", "tail", "--subject", f"{stack.prefix}.evt.port.{rid}", "--since", "1",
-                          "--no-follow").stdout
+            everything = run(stack, "events", "tail", "--since", "1", "--no-follow").stdout.splitlines()
+            history = "\n".join(line for line in everything if rid in line)
             what = "delete" if expected == 404 else "create"
             raise AssertionError(f"acknowledged {what} of {rid} answers {status}: {history}\n"
                                  f"{logs_mentioning(stack, history)}")
@@ -239,9 +285,11 @@ def test_kill_everything_under_load(chaos_env):
     fresh = os.path.join(stack.workdir, "rebuilt.db")
     result = run(stack, "projection", "rebuild", "--db", fresh)
     assert result.returncode == 0, result.stderr
-    live, rebuilt = dump(stack.db_path), dump(fresh)
-    for table in TABLES:
+    live, rebuilt = dump(stack.db_path, every_table=True), dump(fresh, every_table=True)
+    assert set(live) == set(rebuilt)
+    for table in sorted(live):
         assert live[table] == rebuilt[table], (table, first_difference(live[table], rebuilt[table]))
     print(f"chaos: {answered} answered writes ({ledger.writes} attempts), {len(kills)} kills ({', '.join(sorted(set(kills)))}), "
           f"{sum(1 for s in ledger.statuses if s in OK)} acknowledged, "
-          f"{sum(1 for s in ledger.statuses if s in (0, 503))} unanswered/503")
+          f"{sum(1 for s in ledger.statuses if s in (0, 503))} unanswered/503, {len(live)} tables equal after rebuild; "
+          f"operations {dict(sorted(ledger.ops.items()))}")
