@@ -1,5 +1,6 @@
-"""Linux bridge security groups (pure): the three planner invariants with SG tables,
-ordering (filter before wiring), digests, parsing nft's listing, the nft script."""
+"""Linux bridge security groups (pure): the three planner invariants with SG tables and
+anti-spoofing guards, ordering (filter before wiring), digests, parsing nft's listing,
+the nft script."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from netledger.libs.events.intents import L2Network, L2Port, SecurityGroupIntent
 from netledger.services.l2.config import AgentConfig
 from netledger.services.l2.desired import HostDesired
 from netledger.services.l2.linuxbridge import ops as O
+from netledger.services.l2.linuxbridge.driver_lb import _LIST_OURS
 from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
 from netledger.services.l2.linuxbridge.plan import plan
-from netledger.services.l2.linuxbridge.sg import parse_tables, replace_script, stamp, wanted_tables
+from netledger.services.l2.linuxbridge.sg import parse_tables, replace_script, stamp, wanted_guards, wanted_tables
 from netledger.services.l2.linuxbridge.sim import simulate
 from netledger.services.l2.linuxbridge.status import port_states
 from netledger.services.l2.sg.render_nft import table_name
+from netledger.services.l2.sg.render_nft_bridge import guard_table_name
 
 CFG = AgentConfig(host="h1", backend="linuxbridge", tunnel_ip="10.250.0.11", bridge_mappings={"physnet1": "px0"})
 NETS = {"n-vx": L2Network(network_id="n-vx", network_type="vxlan", segmentation_id=100,
@@ -36,9 +39,11 @@ RULES = [SgRuleIntent(direction="egress"),
 FOREIGN = {"px0": ObsLink(name="px0", kind="veth", up=True)}
 
 
-def base_observed(plugged: set[str], nft: dict[str, str] | None = None, nf: bool = False) -> LbObserved:
+def base_observed(plugged: set[str], nft: dict[str, str] | None = None, nf: bool = False,
+                  guards: dict[str, str] | None = None) -> LbObserved:
     taps = {f"tap{p}": ObsLink(name=f"tap{p}", kind="veth", up=True) for p in plugged}
-    return LbObserved(links={**FOREIGN, **taps}, nft=nft or {}, nf_call_iptables=nf, nf_call_ip6tables=nf)
+    return LbObserved(links={**FOREIGN, **taps}, nft=nft or {}, nft_bridge=guards or {},
+                      nf_call_iptables=nf, nf_call_ip6tables=nf)
 
 
 def port(pid: str, net: str = "n-vx", secure: bool = True, groups=("sg-a",), admin: bool = True) -> L2Port:
@@ -70,9 +75,10 @@ def desired_states(draw) -> HostDesired:
 
 @st.composite
 def observed_states(draw) -> LbObserved:
-    """Plugged taps, leftover/unmarked/stale tables of ours, either br_netfilter state."""
+    """Plugged taps, leftover/unmarked/stale tables and guards of ours, either br_netfilter state."""
     nft = {table_name(p): draw(st.sampled_from(["", "stale"])) for p in draw(st.sets(st.sampled_from(PORTS)))}
-    return base_observed(draw(st.sets(st.sampled_from(PORTS))), nft, draw(st.booleans()))
+    guards = {guard_table_name(p): draw(st.sampled_from(["", "stale"])) for p in draw(st.sets(st.sampled_from(PORTS)))}
+    return base_observed(draw(st.sets(st.sampled_from(PORTS))), nft, draw(st.booleans()), guards)
 
 
 def converge(d: HostDesired, o: LbObserved) -> LbObserved:
@@ -84,7 +90,7 @@ def converge(d: HostDesired, o: LbObserved) -> LbObserved:
 
 
 def sg_state(o: LbObserved) -> tuple:
-    return sorted(o.nft.items()), o.nf_call_iptables, o.nf_call_ip6tables
+    return sorted(o.nft.items()), sorted(o.nft_bridge.items()), o.nf_call_iptables, o.nf_call_ip6tables
 
 
 @settings(max_examples=200, deadline=None)
@@ -93,6 +99,9 @@ def test_converges_and_reapply_is_noop(d, o):
     o2 = converge(d, o)
     want = wanted_tables(d, NETS, o2)
     assert o2.nft == {n: t.digest for n, t in want.items()}, "exactly the filtered ports' tables, current"
+    guards = wanted_guards(d, NETS, o2)
+    assert o2.nft_bridge == {n: t.digest for n, t in guards.items()}, "and exactly their guards, current"
+    assert {n[len("nl-as-"):] for n in guards} == {n[len("nl-sg-"):] for n in want}, "a guard per filtered port"
     assert o2.nf_call_iptables == o2.nf_call_ip6tables == bool(want), "br_netfilter on iff anything filtered"
 
 
@@ -116,27 +125,33 @@ def test_only_changed_tables_are_replaced_and_unfiltered_ports_get_nothing():
     d = desired(port("p1"), port("p2"), port("p3", secure=False))
     o = converge(d, base_observed({"p1", "p2", "p3"}))
     assert set(o.nft) == {table_name("p1"), table_name("p2")}, "port security off: no table"
-    # a rule change touches both tables, a membership change too; a port change only its own
+    assert set(o.nft_bridge) == {guard_table_name("p1"), guard_table_name("p2")}, "port security off: no guard"
+    # a rule change touches both tables, a membership change too (never a guard); a port
+    # change only its own table and guard, in one nft transaction (guard first)
     assert plan(desired(port("p1"), port("p2"), port("p3", secure=False), members=("10.0.0.9",)), o, CFG) == [
         O.ReplaceNftTable(name=table_name(p), digest=t.digest, text=t.text)
         for p in ("p1", "p2")
         for t in [wanted_tables(desired(port("p1"), port("p2"), members=("10.0.0.9",)), NETS, o)[table_name(p)]]]
     moved = desired(port("p1"), msgspec.structs.replace(port("p2"), fixed_ips=("10.0.0.7",)), port("p3", secure=False))
-    assert [type(op).__name__ + ":" + op.name for op in plan(moved, o, CFG)] == [f"ReplaceNftTable:{table_name('p2')}"]
-    # p1 turns port security off: its table goes, br_netfilter stays on for p2
+    assert [f"{type(op).__name__}:{op.family}:{op.name}" for op in plan(moved, o, CFG)] == [
+        f"ReplaceNftTable:bridge:{guard_table_name('p2')}", f"ReplaceNftTable:inet:{table_name('p2')}"]
+    # p1 turns port security off: its table and guard go, br_netfilter stays on for p2
     off = desired(port("p1", secure=False), port("p2"), port("p3", secure=False))
-    assert plan(off, o, CFG) == [O.DelNftTable(name=table_name("p1"))]
-    # nothing filtered any more: the last table goes and br_netfilter is switched off
+    assert plan(off, o, CFG) == [O.DelNftTable(name=guard_table_name("p1"), family="bridge"),
+                                 O.DelNftTable(name=table_name("p1"))]
+    # nothing filtered any more: the last tables go and br_netfilter is switched off
     none = desired(port("p1", secure=False), port("p2", secure=False), port("p3", secure=False))
-    assert plan(none, o, CFG) == [O.DelNftTable(name=table_name("p1")), O.DelNftTable(name=table_name("p2")),
+    assert plan(none, o, CFG) == [O.DelNftTable(name=guard_table_name("p1"), family="bridge"),
+                                  O.DelNftTable(name=guard_table_name("p2"), family="bridge"),
+                                  O.DelNftTable(name=table_name("p1")), O.DelNftTable(name=table_name("p2")),
                                   O.SetBridgeNf(on=False)]
 
 
 def test_unplugged_or_admin_down_port_has_no_table_and_deleted_port_loses_it():
     o = converge(desired(port("p1"), port("p2", admin=False)), base_observed({"p1", "p2"}))
-    assert set(o.nft) == {table_name("p1")}
+    assert set(o.nft) == {table_name("p1")} and set(o.nft_bridge) == {guard_table_name("p1")}
     o2 = converge(desired(port("p2")), o)
-    assert set(o2.nft) == {table_name("p2")}
+    assert set(o2.nft) == {table_name("p2")} and set(o2.nft_bridge) == {guard_table_name("p2")}
 
 
 def test_status_waits_for_the_table():
@@ -147,6 +162,9 @@ def test_status_waits_for_the_table():
     assert port_states(d, stale, CFG)["p1"].detail == "security groups not applied"
     assert port_states(d, msgspec.structs.replace(o, nf_call_ip6tables=False), CFG)["p1"].status == "DOWN"
     assert port_states(d, stale, CFG)["p2"].status == "ACTIVE"
+    unguarded = msgspec.structs.replace(o, nft_bridge={})
+    assert port_states(d, unguarded, CFG)["p1"].detail == "anti-spoofing not applied"
+    assert port_states(d, unguarded, CFG)["p2"].status == "ACTIVE", "port security off: no guard needed"
 
 
 LISTING = """\
@@ -166,12 +184,26 @@ table inet other {
 table inet nl-sg-p3 {
 \tcomment "someone else"
 }
+table bridge nl-as-p1 {
+\tcomment "netledger-sg 4567"
+\tchain prerouting {
+\t}
+}
+table bridge nl-sg-p1 {
+\tcomment "netledger-sg 89ab"
+}
+table inet nl-as-p9 {
+\tcomment "netledger-sg cdef"
+}
+table bridge filter {
+}
 """
 
 
 def test_parse_tables_reads_ours_only():
     assert parse_tables(LISTING) == {"nl-sg-p1": "0123abcd", "nl-sg-p2": "", "nl-sg-p3": ""}
-    assert parse_tables("") == {}
+    assert parse_tables(LISTING, "bridge") == {"nl-as-p1": "4567"}, "guards: bridge family, nl-as- prefix only"
+    assert parse_tables("") == {} and parse_tables("", "bridge") == {}
 
 
 def test_stamp_is_deterministic_and_changes_with_text():
@@ -183,17 +215,18 @@ def test_stamp_is_deterministic_and_changes_with_text():
 
 def test_replace_script_is_one_transaction_of_delete_and_add():
     ops = [O.ReplaceNftTable(name="nl-sg-p1", digest="d", text="table inet nl-sg-p1 {\n}\n"),
-           O.DelNftTable(name="nl-sg-p2")]
+           O.DelNftTable(name="nl-sg-p2"), O.DelNftTable(name="nl-as-p2", family="bridge")]
     assert replace_script(ops) == ("table inet nl-sg-p1\ndelete table inet nl-sg-p1\ntable inet nl-sg-p1 {\n}\n"
-                                   "table inet nl-sg-p2\ndelete table inet nl-sg-p2\n")
+                                   "table inet nl-sg-p2\ndelete table inet nl-sg-p2\n"
+                                   "table bridge nl-as-p2\ndelete table bridge nl-as-p2\n")
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="needs root and nft")
 def test_nft_applies_the_script_and_the_listing_parses_back():
-    """In a private namespace: apply twice (idempotent), read the digest back, delete."""
+    """In a private namespace: apply twice (idempotent), read the digests back, delete."""
     d = desired(port("p1"), port("p2"))
     o = base_observed({"p1", "p2"})
-    want = wanted_tables(d, NETS, o)
+    want, guards = wanted_tables(d, NETS, o), wanted_guards(d, NETS, o)
     ops = [op for op in plan(d, o, CFG) if isinstance(op, O.ReplaceNftTable)]
     ns = f"nlt{uuid.uuid4().hex[:6]}-lbsg"
     subprocess.run(["ip", "netns", "add", ns], check=True)
@@ -205,10 +238,16 @@ def test_nft_applies_the_script_and_the_listing_parses_back():
             return r.stdout
         for _ in range(2):
             nft("-f", "-", stdin=replace_script(ops))
-        assert parse_tables(nft("-t", "list", "ruleset", "inet")) == {n: t.digest for n, t in want.items()}
+        nft("add", "table", "ip", "nl-sg-other-family")          # not a family we own tables in
+        listing = nft(*_LIST_OURS)            # the driver's observe listing
+        assert parse_tables(listing) == {n: t.digest for n, t in want.items()}
+        assert parse_tables(listing, "bridge") == {n: t.digest for n, t in guards.items()}
         nft("-f", "-", stdin=replace_script([O.DelNftTable(name=table_name("p1")),
+                                             O.DelNftTable(name=guard_table_name("p1"), family="bridge"),
                                              O.DelNftTable(name="nl-sg-absent")]))
-        assert set(parse_tables(nft("-t", "list", "ruleset", "inet"))) == {table_name("p2")}
+        listing = nft(*_LIST_OURS)
+        assert set(parse_tables(listing)) == {table_name("p2")}
+        assert set(parse_tables(listing, "bridge")) == {guard_table_name("p2")}
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=True)
 

@@ -9,9 +9,11 @@ are success: the next observe is the truth anyway.
 
 Security groups: ``nft`` runs inside the host namespace (``nsenter --net``, which only
 enters an existing namespace); a run of consecutive table ops is one ``nft -f -``
-transaction, so a port's table is replaced atomically. The br_netfilter sysctls are
-read and written from a short-lived thread that joined the namespace (/proc/sys/net
-is per network namespace).
+transaction, so a port's SG table and anti-spoofing guard are replaced atomically. One
+``nft`` run per observe lists both families we own tables in (inet SG tables, bridge
+guards), never the host's other rulesets.
+The br_netfilter sysctls are read and written from a short-lived thread that joined
+the namespace (/proc/sys/net is per network namespace).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ IFF_UP = 0x1
 _ALREADY = {O.DelLink: (errno.ENODEV,), O.DelFlood: (errno.ENOENT,), O.AddFlood: (errno.EEXIST,)}
 _NFT_OPS = (O.ReplaceNftTable, O.DelNftTable)
 _SYSCTL = "/proc/sys/net/bridge/bridge-nf-call-"
+_LIST_OURS = ("-t", "list ruleset inet; list ruleset bridge")     # nft joins argv into one command line
 
 
 def _ipr(netns: str) -> AsyncIPRoute:
@@ -163,10 +166,10 @@ class LbDriver:
         return out.decode()
 
     async def observe(self) -> LbObserved:
-        try:
-            nft = parse_tables(await self._nft("-t", "list", "ruleset", "inet"))
+        try:                                # one nft run, listing only the two families we own tables in
+            listing = await self._nft(*_LIST_OURS)
         except FileNotFoundError:           # no nft binary: no tables; wiring unfiltered ports still works
-            nft = {}
+            listing = ""
         nf4, nf6 = await asyncio.to_thread(_in_netns, self.netns, _read_bridge_nf)
         raw = [m async for m in await self.ipr.get_links()]
         names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in raw}
@@ -179,7 +182,8 @@ class LbDriver:
             dst = f.get_attr("NDA_DST")
             if f["ifindex"] in vx and dst and f.get_attr("NDA_LLADDR") == ZERO_MAC:
                 fdb[vx[f["ifindex"]]].add(dst)
-        return LbObserved(links=links, fdb={n: frozenset(d) for n, d in fdb.items()}, nft=nft,
+        return LbObserved(links=links, fdb={n: frozenset(d) for n, d in fdb.items()},
+                          nft=parse_tables(listing, "inet"), nft_bridge=parse_tables(listing, "bridge"),
                           nf_call_iptables=nf4, nf_call_ip6tables=nf6)
 
     # --- apply

@@ -25,11 +25,13 @@ class ObsLink(msgspec.Struct, frozen=True, kw_only=True):
 
 class LbObserved(msgspec.Struct, frozen=True, kw_only=True):
     """``nft``: our security group tables (``nl-sg-*``, inet) -> digest from their
-    comment ("" = unmarked); ``nf_call_*``: the host namespace's br_netfilter sysctls."""
+    comment ("" = unmarked); ``nft_bridge``: likewise our anti-spoofing guard tables
+    (``nl-as-*``, bridge family); ``nf_call_*``: the host namespace's br_netfilter sysctls."""
 
     links: dict[str, ObsLink] = {}
     fdb: dict[str, frozenset[str]] = {}
     nft: dict[str, str] = {}
+    nft_bridge: dict[str, str] = {}
     nf_call_iptables: bool = False
     nf_call_ip6tables: bool = False
 

@@ -1,10 +1,10 @@
 """Linux bridge operations as data. The driver applies them; the planner orders them.
 
 Order (the planner's job): flood-entry deletes, releases from our bridges, link
-deletes (VXLAN before bridges), SG table deletes (then br_netfilter off if nothing is
-filtered), link adds (bridges before VXLAN), fixes, SG table replaces (then
-br_netfilter on), enslaves, set-ups, flood-entry adds. Every op is one write (a
-netlink request, a sysctl pair, or one table in an nft transaction).
+deletes (VXLAN before bridges), guard and SG table deletes (then br_netfilter off if
+nothing is filtered), link adds (bridges before VXLAN), fixes, guard and SG table
+replaces (then br_netfilter on), enslaves, set-ups, flood-entry adds. Every op is one
+write (a netlink request, a sysctl pair, or one table in an nft transaction).
 """
 
 from __future__ import annotations
@@ -67,15 +67,20 @@ class DelFlood(Op, frozen=True, kw_only=True, tag="DelFlood"):
 
 
 class ReplaceNftTable(Op, frozen=True, kw_only=True, tag="ReplaceNftTable"):
-    """Delete and re-add ``table inet <name>`` with ``text`` in one nft transaction."""
+    """Delete and re-add ``table <family> <name>`` with ``text`` in one nft transaction.
+
+    ``family``: ``inet`` for a port's security groups, ``bridge`` for its anti-spoofing guard.
+    """
 
     name: str
     digest: str
     text: str
+    family: str = "inet"
 
 
 class DelNftTable(Op, frozen=True, kw_only=True, tag="DelNftTable"):
     name: str
+    family: str = "inet"
 
 
 class SetBridgeNf(Op, frozen=True, kw_only=True, tag="SetBridgeNf"):

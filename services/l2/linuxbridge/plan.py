@@ -17,20 +17,21 @@ from netledger.services.l2.linuxbridge import ops as O
 from netledger.services.l2.linuxbridge.layout import Layout, WantLink, wanted
 from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
 from netledger.services.l2.linuxbridge.sim import simulate
-from netledger.services.l2.linuxbridge.sg import plan_adds, plan_removals, wanted_tables
+from netledger.services.l2.linuxbridge.sg import plan_adds, plan_removals, wanted_guards, wanted_tables
 
 
 def plan(desired: HostDesired, obs: LbObserved, cfg: AgentConfig) -> list[O.Op]:
-    """Security group tables are in place (and br_netfilter on) before any tap is
-    enslaved or set up, so a port never forwards unfiltered (see ``sg``)."""
+    """Anti-spoofing guards and security group tables are in place (and br_netfilter
+    on) before any tap is enslaved or set up, so a port never forwards unfiltered or
+    unguarded (see ``sg``)."""
     nets = active_networks(desired, cfg).valid
     want = wanted(desired, nets, obs, cfg)
-    tables = wanted_tables(desired, nets, obs)
-    removals = _removals(want, obs) + plan_removals(tables, obs)
+    tables, guards = wanted_tables(desired, nets, obs), wanted_guards(desired, nets, obs)
+    removals = _removals(want, obs) + plan_removals(tables, guards, obs)
     mid = simulate(obs, removals)
     adds = _link_adds(want, mid)
     mid = simulate(mid, adds)
-    fixes = _fixes(want, mid) + plan_adds(tables, mid)
+    fixes = _fixes(want, mid) + plan_adds(tables, guards, mid)
     mid = simulate(mid, fixes)
     return removals + adds + fixes + _wiring(want, mid) + _flood_adds(want, mid)
 

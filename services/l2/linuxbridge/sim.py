@@ -14,20 +14,20 @@ from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
 def simulate(obs: LbObserved, ops: list[O.Op]) -> LbObserved:
     links = dict(obs.links)
     fdb = {d: set(v) for d, v in obs.fdb.items()}
-    nft = dict(obs.nft)
+    nft = {"inet": dict(obs.nft), "bridge": dict(obs.nft_bridge)}
     nf = obs.nf_call_iptables, obs.nf_call_ip6tables
     for op in ops:
         match op:
-            case O.ReplaceNftTable(name=n, digest=d):
-                nft[n] = d
-            case O.DelNftTable(name=n):
-                nft.pop(n, None)
+            case O.ReplaceNftTable(name=n, digest=d, family=fam):
+                nft[fam][n] = d
+            case O.DelNftTable(name=n, family=fam):
+                nft[fam].pop(n, None)
             case O.SetBridgeNf(on=on):
                 nf = on, on
             case _:
                 _one(op, links, fdb)
-    return LbObserved(links=links, fdb={d: frozenset(v) for d, v in fdb.items()}, nft=nft,
-                      nf_call_iptables=nf[0], nf_call_ip6tables=nf[1])
+    return LbObserved(links=links, fdb={d: frozenset(v) for d, v in fdb.items()}, nft=nft["inet"],
+                      nft_bridge=nft["bridge"], nf_call_iptables=nf[0], nf_call_ip6tables=nf[1])
 
 
 def _with(link: ObsLink, **changes) -> ObsLink:

@@ -3,8 +3,9 @@
 ACTIVE = the port's tap is enslaved to its network's bridge and up, the bridge is
 up, the network's uplink (VXLAN device with a flood entry for every peer, or the
 mapped physical interface) is enslaved to it and up, and, for a filtered port, its
-nft table carries the wanted digest with br_netfilter on. DOWN when unplugged, admin down
-or not (yet) wired; ERROR when this host cannot wire the network at all.
+nft table and its anti-spoofing guard carry the wanted digests with br_netfilter on.
+DOWN when unplugged, admin down or not (yet) wired; ERROR when this host cannot wire
+the network at all.
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ from netledger.services.l2.desired import ActiveNetworks, HostDesired, PortState
 from netledger.services.l2.driver_plug import tap_name
 from netledger.services.l2.linuxbridge.layout import bridge_name, network_links, vxlan_name
 from netledger.services.l2.linuxbridge.model import LbObserved
-from netledger.services.l2.linuxbridge.sg import NftTable, wanted_tables
+from netledger.services.l2.linuxbridge.sg import NftTable, wanted_guards, wanted_tables
 from netledger.services.l2.sg.render_nft import table_name
+from netledger.services.l2.sg.render_nft_bridge import guard_table_name
 from netledger.services.l2.ovs.layout import tunnel_peers
 
 
 def port_states(desired: HostDesired, obs: LbObserved, cfg: AgentConfig) -> dict[str, PortState]:
     active = active_networks(desired, cfg)
     tables = wanted_tables(desired, active.valid, obs)
+    guards = wanted_guards(desired, active.valid, obs)
     out = {}
     for pid, intent in desired.ports.items():
         status, detail = _status(intent, active, obs, cfg)
         if status == "ACTIVE":
-            status, detail = _sg_status(tables.get(table_name(pid)), obs)
+            status, detail = _sg_status(tables.get(table_name(pid)), guards.get(guard_table_name(pid)), obs)
         out[pid] = PortState(status=status, detail=detail, revision_number=intent.revision_number)
     return out
 
@@ -59,9 +62,11 @@ def _network_status(net: L2Network, obs: LbObserved, cfg: AgentConfig) -> tuple[
     return "ACTIVE", ""
 
 
-def _sg_status(table: NftTable | None, obs: LbObserved) -> tuple[str, str]:
+def _sg_status(table: NftTable | None, guard: NftTable | None, obs: LbObserved) -> tuple[str, str]:
     if table is None:
         return "ACTIVE", ""
     if obs.nft.get(table.name) != table.digest or not (obs.nf_call_iptables and obs.nf_call_ip6tables):
         return "DOWN", "security groups not applied"
+    if guard is not None and obs.nft_bridge.get(guard.name) != guard.digest:
+        return "DOWN", "anti-spoofing not applied"
     return "ACTIVE", ""
