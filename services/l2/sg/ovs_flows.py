@@ -15,8 +15,13 @@ Pipeline (tables as Neutron numbers them):
       the access port, so NORMAL tags it).
   81  ingress: ARP, DHCP replies, ND pass; IP -> ct() -> 82.
   82  ingress rules, as 72, then output to reg5.
-Remote groups are conjunctions: clause 1 = the rule's protocol part, clause 2 = one
-flow per member address, so a membership change adds/deletes only member flows.
+Remote groups are conjunctions, one conjunction id per (rules table, remote group, IP
+version) shared by every port on the host: clause 1 = one flow per (port, rule
+protocol part), clause 2 = one flow per member address (no port in it). A group of N
+ports all allowing each other is then O(N) flows, not N x N (at 200 ports that was
+40,000 flows and seconds of planning per batch), and a membership change adds/deletes
+one member flow. Sharing the id is sound: a packet matches only if some clause-1 flow
+of *its own* port (reg5) matches too.
 Flows are normalized strings (``flows.normalize``) so the L2 planner's set difference
 applies them incrementally; nothing here flushes conntrack, so connections that a
 change still allows stay up.
@@ -141,13 +146,35 @@ def _tables(rule: SgRuleIntent) -> tuple[int, str, str]:
     return 72, ("nw_dst" if v == 4 else "ipv6_dst"), f"ct(commit,{ZONE}),resubmit(,73)"
 
 
-def conj_id(port_id: str, rule: SgRuleIntent) -> int:
-    """Stable per (port, rule): recomputing gives the same flows (re-apply is a no-op)."""
-    return zlib.crc32(port_id.encode() + msgspec.json.encode(rule)) & 0x7FFFFFFF or 1
+def conj_key(rule: SgRuleIntent) -> tuple[int, str, int]:
+    """What a conjunction id stands for: (rules table, remote group, IP version)."""
+    return _tables(rule)[0], rule.remote_group_id or "", ethertype_version(rule.ethertype)
 
 
-def rule_flows(p: SgPort) -> dict[str, list[str]]:
-    """match key -> actions; conjunction clauses sharing a match are merged by the caller."""
+def conj_ids(keys: set[tuple[int, str, int]]) -> dict[tuple[int, str, int], int]:
+    """A stable id per key: its CRC32, probed past collisions in sorted order, so the
+    same set of keys always gets the same ids (re-apply is a no-op) and adding a group
+    does not renumber the others unless their hashes collide."""
+    ids: dict[tuple[int, str, int], int] = {}
+    taken: set[int] = set()
+    for key in sorted(keys):
+        cid = zlib.crc32(f"{key[0]}/{key[1]}/{key[2]}".encode()) & 0x7FFFFFFF or 1
+        while cid in taken:
+            cid = cid % 0x7FFFFFFF + 1
+        ids[key] = cid
+        taken.add(cid)
+    return ids
+
+
+def remote_keys(p: SgPort) -> set[tuple[int, str, int]]:
+    return {conj_key(r) for r in p.filter.rules if r.remote_group_id}
+
+
+def rule_flows(p: SgPort, cids: dict[tuple[int, str, int], int]) -> dict[str, list[str]]:
+    """match key -> actions; conjunction clauses sharing a match are merged by the caller.
+
+    Member (clause 2) and accept flows come out for every port using the group and are
+    deduplicated by the merge."""
     out: dict[str, list[str]] = {}
     new = f"ct_state=+new-est+trk,reg5={p.ofport:#x}"
     for rule in p.filter.rules:
@@ -161,12 +188,13 @@ def rule_flows(p: SgPort) -> dict[str, list[str]]:
             members = [a for a in p.filter.remote_groups.get(rule.remote_group_id, ()) if version_of(a) == v]
             if not members:
                 continue
-            cid = conj_id(p.filter.port_id, rule)
+            cid = cids[conj_key(rule)]
+            ip = "ip" if v == 4 else "ipv6"
             out.setdefault(_key(table, f"{new},{proto}"), []).append(f"conjunction({cid},1/2)")
             for a in members:
-                out.setdefault(_key(table, f"{new},{'ip' if v == 4 else 'ipv6'}{_addr(field, a)}"), []).append(
+                out.setdefault(_key(table, f"ct_state=+new-est+trk,{ip}{_addr(field, a)}"), []).append(
                     f"conjunction({cid},2/2)")
-            out.setdefault(_key(table, f"conj_id={cid},{'ip' if v == 4 else 'ipv6'}", prio=71), []).append(accept)
+            out.setdefault(_key(table, f"conj_id={cid},{ip}", prio=71), []).append(accept)
     return out
 
 
@@ -180,9 +208,10 @@ def render_sg_flows(ports: list[SgPort], trusted: list[Trusted], tunnel_lvids: s
         return set()
     flows = base_flows()
     merged: dict[str, list[str]] = {}
+    cids = conj_ids(set().union(*(remote_keys(p) for p in ports)))
     for p in ports:
         flows |= dispatch_flows(p, p.lvid in tunnel_lvids) | antispoof_flows(p)
-        for key, actions in rule_flows(p).items():
+        for key, actions in rule_flows(p, cids).items():
             merged.setdefault(key, []).extend(actions)
     for key, actions in merged.items():
         conj = sorted({a for a in actions if a.startswith("conjunction(")})
