@@ -28,7 +28,8 @@ def stack(*, sync_always: bool = True, api_processes: int = 1):
     nport = free_port()
     nats = nats_deploy.start(workdir=os.path.join(work, "nats"), port=nport, sync_always=sync_always)
     nats_url = f"nats://127.0.0.1:{nport}"
-    env = {**os.environ, "NETLEDGER_VAR_DIR": work, "NETLEDGER_LOG_LEVEL": "warning"}
+    env = {**os.environ, "NETLEDGER_VAR_DIR": work,
+           "NETLEDGER_LOG_LEVEL": os.environ.get("NL_BENCH_LOG_LEVEL", "warning")}
     procs = []
     try:
         base = [sys.executable, "-m", "netledger.cli", "--nats", nats_url]
@@ -47,7 +48,10 @@ def stack(*, sync_always: bool = True, api_processes: int = 1):
                 p.wait(timeout=10)
         nats.terminate()
         nats.wait(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("NL_BENCH_KEEP"):
+            sys.stderr.write(f"logs kept in {work}\n")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _spawn(cmd, env, work, name) -> subprocess.Popen:

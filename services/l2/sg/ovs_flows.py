@@ -29,6 +29,7 @@ change still allows stay up.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import zlib
 
@@ -64,6 +65,7 @@ def _f(table: int, prio: int, match: str, actions: str) -> str:
     return normalize(f"table={table},priority={prio}{',' + match if match else ''} actions={actions}")
 
 
+@functools.lru_cache(maxsize=65536)   # parsing addresses dominated planning at 1,000 ports
 def _addr(field: str, address: str) -> str:
     """``,field=address`` as OVS prints it back, so rendered == observed: a /0 is no
     match at all (OVS wildcards it), a host prefix (/32, /128) is the bare address."""
@@ -170,11 +172,16 @@ def remote_keys(p: SgPort) -> set[tuple[int, str, int]]:
     return {conj_key(r) for r in p.filter.rules if r.remote_group_id}
 
 
-def rule_flows(p: SgPort, cids: dict[tuple[int, str, int], int]) -> dict[str, list[str]]:
+Members = tuple[int, str, str, tuple[str, ...]]    # (table, address field, ip token, addresses)
+
+
+def rule_flows(p: SgPort, cids: dict[tuple[int, str, int], int],
+               members_of: dict[int, Members]) -> dict[str, list[str]]:
     """match key -> actions; conjunction clauses sharing a match are merged by the caller.
 
-    Member (clause 2) and accept flows come out for every port using the group and are
-    deduplicated by the merge."""
+    The member (clause 2) and accept flows of a conjunction are the same for every port
+    using it: they are noted once in ``members_of`` (cid -> members) and rendered once by
+    the caller, so the cost stays linear in ports."""
     out: dict[str, list[str]] = {}
     new = f"ct_state=+new-est+trk,reg5={p.ofport:#x}"
     for rule in p.filter.rules:
@@ -185,16 +192,25 @@ def rule_flows(p: SgPort, cids: dict[tuple[int, str, int], int]) -> dict[str, li
                 remote = _addr(field, rule.remote_ip_prefix) if rule.remote_ip_prefix else ""
                 out.setdefault(_f(table, 70, f"{new},{proto}{remote}", "X").split(" actions=")[0], []).append(accept)
                 continue
-            members = [a for a in p.filter.remote_groups.get(rule.remote_group_id, ()) if version_of(a) == v]
-            if not members:
-                continue
             cid = cids[conj_key(rule)]
-            ip = "ip" if v == 4 else "ipv6"
+            if cid not in members_of:
+                members = tuple(a for a in p.filter.remote_groups.get(rule.remote_group_id, ()) if version_of(a) == v)
+                members_of[cid] = (table, field, "ip" if v == 4 else "ipv6", members)
+            if not members_of[cid][3]:
+                continue
             out.setdefault(_key(table, f"{new},{proto}"), []).append(f"conjunction({cid},1/2)")
-            for a in members:
-                out.setdefault(_key(table, f"ct_state=+new-est+trk,{ip}{_addr(field, a)}"), []).append(
-                    f"conjunction({cid},2/2)")
-            out.setdefault(_key(table, f"conj_id={cid},{ip}", prio=71), []).append(accept)
+    return out
+
+
+def member_flows(cid: int, members: Members) -> dict[str, list[str]]:
+    """Clause 2 (one flow per member address, no port in it) and the accept flow."""
+    table, field, ip, addresses = members
+    if not addresses:
+        return {}
+    accept = _tables(SgRuleIntent(direction="ingress" if table == 82 else "egress"))[2]
+    out = {_key(table, f"ct_state=+new-est+trk,{ip}{_addr(field, a)}"): [f"conjunction({cid},2/2)"]
+           for a in addresses}
+    out[_key(table, f"conj_id={cid},{ip}", prio=71)] = [accept]
     return out
 
 
@@ -209,9 +225,13 @@ def render_sg_flows(ports: list[SgPort], trusted: list[Trusted], tunnel_lvids: s
     flows = base_flows()
     merged: dict[str, list[str]] = {}
     cids = conj_ids(set().union(*(remote_keys(p) for p in ports)))
+    members_of: dict[int, Members] = {}
     for p in ports:
         flows |= dispatch_flows(p, p.lvid in tunnel_lvids) | antispoof_flows(p)
-        for key, actions in rule_flows(p, cids).items():
+        for key, actions in rule_flows(p, cids, members_of).items():
+            merged.setdefault(key, []).extend(actions)
+    for cid, members in members_of.items():
+        for key, actions in member_flows(cid, members).items():
             merged.setdefault(key, []).extend(actions)
     for key, actions in merged.items():
         conj = sorted({a for a in actions if a.startswith("conjunction(")})
