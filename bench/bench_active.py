@@ -8,7 +8,8 @@ and a real `l2-agent` on a simulated host with a private OVS (userspace datapath
   2. plug each instance interface on br-int with ``iface-id=<port id>`` (os-vif's
      job; off the clock), and wait until the agent has parked them all on the dead
      VLAN (it has seen every plug);
-  3. the timed part: 16 concurrent clients ``PUT binding:host_id`` for every port; a
+  3. the timed part: ``PUT binding:host_id`` for every port, either all at once by 16
+     concurrent clients or paced at a steady rate (``--rate``, default both 0 and 50/s); a
      port's latency runs from the start of its PUT to the "vif plugged" notification
      with status ACTIVE on ``<prefix>.notify.vif.<port>`` (the subject an orchestrator
      waits on), which the topology service publishes after folding the worker's report.
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,11 +58,8 @@ def plug(host: SimHost, port_ids: list[str]) -> None:
 
 def start_agent(nats_url: str, host: SimHost, work: str) -> subprocess.Popen:
     log = open(os.path.join(work, f"agent-{host.name}.log"), "ab")
-    # NL_BENCH_PYSPY=<file.svg>: profile the agent with py-spy while the bench runs.
-    spy = os.environ.get("NL_BENCH_PYSPY")
-    wrap = [os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "-o", spy, "--"] if spy else []
     return subprocess.Popen(
-        [*wrap, sys.executable, "-m", "netledger.cli", "--nats", nats_url, "--prefix", PREFIX, "l2-agent", "--host",
+        [sys.executable, "-m", "netledger.cli", "--nats", nats_url, "--prefix", PREFIX, "l2-agent", "--host",
          host.name, "--backend", "ovs", "--ovsdb", host.ovsdb, "--tunnel-ip", host.tunnel_ip,
          "--resync-interval", "30"],
         env={**os.environ, "NETLEDGER_LOG_LEVEL": "info"}, stdout=log, stderr=log, start_new_session=True)
@@ -79,7 +78,7 @@ async def until(predicate, timeout: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def run(api: str, nats_url: str, host: SimHost, n_ports: int) -> None:
+async def run(api: str, nats_url: str, host: SimHost, n_ports: int, rate: float) -> None:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CLIENTS)) as s:
         async def agent_alive() -> bool:
             _, body = await call(s, "GET", f"{api}/v2.0/agents?host={host.name}")
@@ -128,15 +127,18 @@ async def run(api: str, nats_url: str, host: SimHost, n_ports: int) -> None:
         put_ms: list[float] = []
         pending = list(ids)
 
+        t0 = time.perf_counter()
+
         async def binder() -> None:
             while pending:
                 pid = pending.pop()
+                if rate:   # paced: port i is bound at t0 + i / rate (a steady stream of boots)
+                    await asyncio.sleep(max(0.0, t0 + (len(ids) - len(pending) - 1) / rate - time.perf_counter()))
                 started[pid] = time.perf_counter()
                 status, body = await call(s, "PUT", f"{api}/v2.0/ports/{pid}",
                                           {"port": {"binding:host_id": host.name, "device_id": f"vm-{pid[:8]}"}})
                 assert status == 200, body
                 put_ms.append((time.perf_counter() - started[pid]) * 1000)
-        t0 = time.perf_counter()
         await asyncio.gather(*(binder() for _ in range(CLIENTS)))
 
         async def all_active() -> bool:
@@ -145,8 +147,8 @@ async def run(api: str, nats_url: str, host: SimHost, n_ports: int) -> None:
         span = max(active_at.values()) - t0
         lat = [(active_at[p] - started[p]) * 1000 for p in ids]
         await nc.close()
-        print(f"{n_ports} ports bound by {CLIENTS} clients, all ACTIVE in {span:.2f}s ({n_ports / span:.0f}/s)",
-              flush=True)
+        how = f"at {rate:.0f}/s" if rate else f"by {CLIENTS} clients at once"
+        print(f"{n_ports} ports bound {how}, all ACTIVE in {span:.2f}s ({n_ports / span:.0f}/s)", flush=True)
         print(f"  binding PUT           p50 {pct(put_ms, 50):6.0f} ms  p99 {pct(put_ms, 99):6.0f} ms", flush=True)
         print(f"  API call -> ACTIVE    p50 {pct(lat, 50):6.0f} ms  p99 {pct(lat, 99):6.0f} ms  "
               f"max {max(lat):6.0f} ms", flush=True)
@@ -154,13 +156,26 @@ async def run(api: str, nats_url: str, host: SimHost, n_ports: int) -> None:
 
 def main(args=None) -> None:
     n_ports = getattr(args, "active_ports", None) or 1000
+    for rate in getattr(args, "rates", None) or [0.0, 50.0]:
+        scenario(n_ports, rate)       # each on a fresh stack and host
+
+
+def scenario(n_ports: int, rate: float) -> None:
     with stack() as (apis, nats_url, work), \
             Cluster(count=1, physnet=False, vswitchd_args=("--enable-dummy",)) as cluster:
         host = cluster.hosts[0]
         agent = start_agent(nats_url, host, work)
+        # NL_BENCH_PYSPY=<file>: sample the agent with py-spy during the run (.txt: raw stacks).
+        spy = os.environ.get("NL_BENCH_PYSPY")
+        profiler = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "-o", spy,
+                                     *(("-f", "raw") if spy.endswith(".txt") else ()), "--pid", str(agent.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if spy else None
         try:
-            asyncio.run(run(apis[0], nats_url, host, n_ports))
+            asyncio.run(run(apis[0], nats_url, host, n_ports, rate))
         finally:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(60)
             agent.terminate()
             try:
                 agent.wait(30)
@@ -172,4 +187,6 @@ def main(args=None) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--ports", dest="active_ports", type=int, default=1000)
+    ap.add_argument("--rate", dest="rates", type=float, action="append",
+                    help="bind at this many ports/s (0 = all at once by 16 clients); repeatable; default 0 and 50")
     main(ap.parse_args())

@@ -6,7 +6,7 @@ of this host's intents) x observed -> plan -> apply -> port statuses. Because th
 plan is computed against what is really there, a restart with nothing changed plans
 [] and writes nothing; keys replayed by the watch at start-up are coalesced into one
 batch. A failed batch comes back with per-key exponential backoff; nothing ever
-triggers a wholesale re-wire. A periodic cheap full observe repairs tampering.
+triggers a wholesale re-wire. A periodic full observe (no reuse of the last batch's flows) repairs tampering.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class L2Worker:
         self.replayed = asyncio.Event()    # the watch delivered every current intent
         self.synced = asyncio.Event()      # first full reconcile done
         self.batches = 0
+        self.last_observed = None          # what the previous batch left (see observe)
         self.startup_writes: int | None = None
         self.started_at = utc_now()
         self.log = log.bind(host=cfg.host, backend=mech.name)
@@ -127,10 +128,11 @@ class L2Worker:
             keys = await self.queue.get_batch()
             structlog.contextvars.bind_contextvars(key=keys[0] if len(keys) == 1 else f"{len(keys)} keys")
             try:
-                await self.reconcile()
+                await self.reconcile(full=FULL in keys)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - retry with backoff, never crash
+                self.last_observed = None      # what is really there is unknown now
                 self.queue.done(keys, ok=False)
                 self.log.warning("reconcile failed", keys=len(keys), error=repr(exc)[:300],
                                  retry_in=backoff(max(self.queue.failures(k) for k in keys)))
@@ -143,10 +145,13 @@ class L2Worker:
             finally:
                 structlog.contextvars.unbind_contextvars("key")
 
-    async def reconcile(self) -> None:
+    async def reconcile(self, full: bool = True) -> None:
+        """``full``: observe everything afresh (start-up, periodic resync); otherwise the
+        mechanism may reuse what the previous batch left where it can tell nothing changed."""
         t0 = time.perf_counter()
         desired = from_intents(self.intents)
-        observed = await self.mech.observe()
+        self.last_observed = None if full else self.last_observed
+        observed = await self.mech.observe(self.last_observed)
         t1 = time.perf_counter()
         ops = self.mech.plan(desired, observed)
         t2 = time.perf_counter()
@@ -155,6 +160,7 @@ class L2Worker:
             self.log.info("plan", n=len(ops), ops=[msgspec.to_builtins(o) for o in ops[:20]])
             await self.mech.apply(ops)
             observed = self.mech.after(observed, ops)
+        self.last_observed = observed
         t3 = time.perf_counter()
         reported = await self._report(self.mech.port_states(desired, observed))
         if ops or reported:

@@ -33,8 +33,8 @@ class LinuxBridgeMechanism:
     async def stop(self) -> None:
         await self.driver.stop()
 
-    async def observe(self) -> LbObserved:
-        return await self.driver.observe()
+    async def observe(self, last: LbObserved | None = None) -> LbObserved:
+        return await self.driver.observe()      # one netlink dump + one nft list: always fresh
 
     def plan(self, desired: HostDesired, observed: LbObserved) -> list[O.Op]:
         return plan(desired, observed, self.cfg)

@@ -35,8 +35,8 @@ class OvsMechanism:
     async def stop(self) -> None:
         await self.driver.stop()
 
-    async def observe(self) -> OvsObserved:
-        return await self.driver.observe()
+    async def observe(self, last: OvsObserved | None = None) -> OvsObserved:
+        return await self.driver.observe(last)
 
     def plan(self, desired: HostDesired, observed: OvsObserved) -> list[O.Op]:
         return plan(desired, observed, self.cfg)

@@ -10,6 +10,7 @@ so a membership change touches only set elements / member flows.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 import msgspec
@@ -53,6 +54,7 @@ def port_filter(port: L2Port, groups: dict[str, SecurityGroupIntent],
                       remote_groups={g: members[g].addresses if g in members else () for g in sorted(remotes)})
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def version_of(address: str) -> int:
     return ipaddress.ip_network(address, strict=False).version
 

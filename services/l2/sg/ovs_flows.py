@@ -214,6 +214,15 @@ def member_flows(cid: int, members: Members) -> dict[str, list[str]]:
     return out
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def _own_flows(name: str, ofport: int, lvid: int, mac: str, sources: tuple[tuple[str, str], ...],
+               tunnel: bool) -> frozenset[str]:
+    """A port's dispatch and anti-spoofing flows, cached on exactly what they depend on:
+    every batch re-renders every port, and only a few of them changed."""
+    p = SgPort(filter=PortFilter(port_id="", mac=mac, sources=sources, rules=()), name=name, ofport=ofport, lvid=lvid)
+    return frozenset(dispatch_flows(p, tunnel) | antispoof_flows(p))
+
+
 def _key(table: int, match: str, prio: int = 71) -> str:
     return _f(table, prio, match, "X").split(" actions=")[0]
 
@@ -227,7 +236,7 @@ def render_sg_flows(ports: list[SgPort], trusted: list[Trusted], tunnel_lvids: s
     cids = conj_ids(set().union(*(remote_keys(p) for p in ports)))
     members_of: dict[int, Members] = {}
     for p in ports:
-        flows |= dispatch_flows(p, p.lvid in tunnel_lvids) | antispoof_flows(p)
+        flows |= _own_flows(p.name, p.ofport, p.lvid, p.filter.mac, p.filter.sources, p.lvid in tunnel_lvids)
         for key, actions in rule_flows(p, cids, members_of).items():
             merged.setdefault(key, []).extend(actions)
     for cid, members in members_of.items():
