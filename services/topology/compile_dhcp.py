@@ -19,6 +19,7 @@ from netledger.libs.events.subjects import host_token
 from netledger.libs.events.subnet import HostRoute
 
 from .compile_l2 import diff
+from .port_bodies import PortBodies
 
 _enc = msgspec.json.Encoder()
 log = structlog.get_logger("topology.dhcp")
@@ -76,7 +77,8 @@ class DhcpIntentPublisher:
     """Publishes :func:`compile_network` results to the DHCP bucket (same contract as
     the L2 IntentPublisher: only touched networks, only real differences)."""
 
-    def __init__(self, bus, conn) -> None:
+    def __init__(self, bus, conn, ports: PortBodies | None = None) -> None:
+        self.ports = ports or PortBodies(conn)
         self.bus, self.conn = bus, conn
         self.kv = None
         self.published: dict[str, dict[str, bytes]] = {}
@@ -115,7 +117,7 @@ class DhcpIntentPublisher:
         binding = {"host": row[0], "port_id": row[1]} if row else None
         return compile_network(nets[0] if nets else None,
                                self._rows("SELECT body FROM subnets WHERE network_id = ?", [net_id]),
-                               self._rows("SELECT body FROM ports WHERE network_id = ?", [net_id]), binding)
+                               self.ports.of_network(net_id), binding)
 
     async def sync(self, networks: set[str]) -> None:
         for net_id in sorted(networks):

@@ -17,6 +17,7 @@ from netledger.libs.events.intents import SecurityGroupIntent, SgMembers, SgRule
 from netledger.libs.events.subjects import host_token
 
 from .compile_l2 import bound_host, diff
+from .port_bodies import PortBodies
 
 log = structlog.get_logger("topology.sg")
 _enc = msgspec.json.Encoder()
@@ -82,8 +83,9 @@ def compile_sgs(ports: list[dict], groups: dict[str, dict]) -> dict[str, bytes]:
 class SgIntentPublisher:
     """Recompiles SG intents when ports or groups changed; writes only differences."""
 
-    def __init__(self, kv, conn) -> None:
+    def __init__(self, kv, conn, ports: PortBodies | None = None) -> None:
         self.kv, self.conn = kv, conn
+        self.ports = ports or PortBodies(conn)
         self.published: dict[str, bytes] = {}
         self.fingerprint: tuple = ()
         self.writes = 0
@@ -93,8 +95,7 @@ class SgIntentPublisher:
         return tuple(self.conn.execute("SELECT count(*), total(seq) FROM security_groups").fetchone())
 
     def _compile(self) -> dict[str, bytes]:
-        ports = [msgspec.json.decode(r[0]) for r in self.conn.execute(
-            "SELECT body FROM ports WHERE json_array_length(json_extract(body, '$.security_groups')) > 0")]
+        ports = [p for p in self.ports.everything() if p.get("security_groups")]
         groups = {r[0]: msgspec.json.decode(r[1]) for r in self.conn.execute("SELECT id, body FROM security_groups_v")}
         return compile_sgs(ports, groups)
 

@@ -16,14 +16,16 @@ from netledger.libs.events.intents import is_sg_key
 
 from . import compile_l2
 from .compile_sg import SgIntentPublisher
+from .port_bodies import PortBodies
 
 log = structlog.get_logger("topology.intents")
 
 
 class IntentPublisher:
-    def __init__(self, bus, conn) -> None:
+    def __init__(self, bus, conn, ports: PortBodies | None = None) -> None:
         self.bus = bus
         self.conn = conn           # a read connection to the projection
+        self.ports = ports or PortBodies(conn)
         self.kv = None
         self.published: dict[str, dict[str, bytes]] = {}   # network id -> key -> value
         self.tunnel_ips: dict[str, str] = {}
@@ -34,7 +36,7 @@ class IntentPublisher:
         self.kv = await self.bus.js.key_value(kv_buckets(self.bus.subjects.prefix)[0])
         everything = await self._bucket_contents()
         existing = {k: v for k, v in everything.items() if not is_sg_key(k)}
-        self.sg = SgIntentPublisher(self.kv, self.conn)
+        self.sg = SgIntentPublisher(self.kv, self.conn, self.ports)
         await self.sg.start(everything)
         self.tunnel_ips = self._read_tunnel_ips()
         owners: dict[str, dict[str, bytes]] = {}
@@ -73,9 +75,7 @@ class IntentPublisher:
             return {}
         row = self.conn.execute("SELECT body FROM networks WHERE id = ?", [net_id]).fetchone()
         network = msgspec.json.decode(row[0]) if row else None
-        ports = [msgspec.json.decode(r[0]) for r in
-                 self.conn.execute("SELECT body FROM ports WHERE network_id = ?", [net_id])]
-        return compile_l2.compile_network(network, ports, self.tunnel_ips)
+        return compile_l2.compile_network(network, self.ports.of_network(net_id), self.tunnel_ips)
 
     def networks_of_hosts(self, hosts: set[str]) -> set[str]:
         if not hosts:

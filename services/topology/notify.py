@@ -18,6 +18,7 @@ from netledger.optional import import_optional
 
 from .compile_dhcp import DhcpIntentPublisher
 from .intents import IntentPublisher
+from .port_bodies import PortBodies
 from .schedule_l3 import L3Hooks
 
 log = structlog.get_logger("topology.notify")
@@ -27,8 +28,9 @@ class AfterCommit:
     def __init__(self, bus, conn, *, publish_intents: bool = True) -> None:
         self.bus = bus
         self.conn = conn
-        self.intents = IntentPublisher(bus, conn) if publish_intents else None
-        self.dhcp = DhcpIntentPublisher(bus, conn) if publish_intents else None
+        ports = PortBodies(conn)   # decoded once, shared by the L2, SG and DHCP publishers
+        self.intents = IntentPublisher(bus, conn, ports) if publish_intents else None
+        self.dhcp = DhcpIntentPublisher(bus, conn, ports) if publish_intents else None
         self.l3 = L3Hooks(bus, conn) if publish_intents else None   # router scheduling + L3 intents
         vpn = import_optional("netledger.services.topology.compile_vpn")   # VPNaaS intents (NL_VPN)
         self.vpn = vpn.VpnIntentPublisher(bus, conn) if vpn and publish_intents else None
