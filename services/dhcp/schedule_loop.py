@@ -56,6 +56,18 @@ def read_views(conn) -> list[NetworkView]:
             for n in sorted(ids)]
 
 
+def fingerprint(conn) -> tuple:
+    """Changes whenever something a round depends on may have: subnets, bindings, agents,
+    the set of networks. A projection move that changes none of these (a port created,
+    updated or bound: most of them) skips the round, which reads every subnet and network;
+    the periodic round still runs, catching e.g. a DHCP port deleted by hand."""
+    q = conn.execute
+    return (q("SELECT count(*), total(seq) FROM subnets").fetchone(),
+            q("SELECT count(*), total(seq) FROM dhcp_bindings").fetchone(),
+            q("SELECT count(*), total(seq) FROM agents").fetchone(),
+            q("SELECT count(*) FROM networks").fetchone())
+
+
 def live_agents(svc) -> list[Agent]:
     """Live DHCP agents, each with the network types the live L2 agents of its host wire."""
     rows = [r for r in svc.reader.agents() if svc.agents.alive(r["last_heartbeat"])]
@@ -171,17 +183,22 @@ async def run(svc, *, every: float = EVERY_S) -> None:
     async def on_position(_msg) -> None:
         wake.set()
     sub = await svc.bus.nc.subscribe(svc.subjects.projection_position(svc.cfg.projection_name), cb=on_position)
+    seen, timer = None, True
     try:
         while True:
             try:
-                await _rounds(svc)
+                now = fingerprint(svc.reader.conn)
+                if timer or now != seen:
+                    await _rounds(svc)
+                    seen = now
             except Exception as exc:  # noqa: BLE001 - never let the scheduler take the API down
                 log.warning("dhcp scheduler round failed", error=repr(exc))
             wake.clear()
             try:
                 await asyncio.wait_for(wake.wait(), every)
+                timer = False
             except asyncio.TimeoutError:
-                pass
+                timer = True
             await asyncio.sleep(0.1)     # debounce bursts of commits
     finally:
         await sub.unsubscribe()

@@ -83,9 +83,11 @@ class L3Hooks:
         await self._rebind(now)
 
     async def _rebind(self, now: datetime) -> None:
+        # Driven from routers through the device_id index: scanning every port's JSON
+        # after each folded batch was a quarter of the topology's CPU at 3,000 ports.
         rows = self.conn.execute(
-            "SELECT p.id, r.host, p.host, p.seq, p.network_id FROM ports p JOIN routers r ON r.id = p.device_id "
-            "WHERE p.host != r.host AND json_extract(p.body, '$.device_owner') IN "
+            "SELECT p.id, r.host, p.host, p.seq, p.network_id FROM routers r CROSS JOIN ports p "
+            "ON p.device_id = r.id WHERE p.host != r.host AND json_extract(p.body, '$.device_owner') IN "
             "('network:router_interface', 'network:router_gateway')").fetchall()
         wanted = scheduler.rebind([scheduler.RouterPort(port_id=r[0], router_host=r[1], bound_host=r[2]) for r in rows])
         if not wanted:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 from netledger.errors import BadRequest, Conflict, InvalidInput, ServiceUnavailable
 from netledger.libs.events.network import Segment
@@ -20,8 +20,33 @@ MAX_ID = {"vlan": 4094, "vxlan": 2**24 - 1, "geneve": 2**24 - 1, "gre": 2**32 - 
 # Encapsulation overhead over the physical MTU (IPv4 underlay), as Neutron computes it.
 OVERHEAD = {"vxlan": 50, "gre": 42, "geneve": 58}
 
-# (held?, last sequence on the claim subject) per segmentation id of (type, physnet).
-HeldLookup = Callable[[str, str], dict[int, tuple[bool, int]]]
+class HeldSegments(Protocol):
+    """The segment claims of one (type, physnet), asked about only what a decision needs:
+    reading every claim per network create made allocation O(networks)."""
+
+    def states(self, ids: list[int]) -> dict[int, tuple[bool, int]]:
+        """(held?, last sequence on the claim subject) of these ids (absent: never claimed)."""
+    def held_count(self, lo: int, hi: int) -> int: ...
+    def held_ids(self, lo: int, hi: int) -> set[int]: ...
+
+
+HeldLookup = Callable[[str, str], HeldSegments]
+
+
+class HeldMap:
+    """HeldSegments over a plain dict (tests, small tools)."""
+
+    def __init__(self, claims: dict[int, tuple[bool, int]]) -> None:
+        self.claims = claims
+
+    def states(self, ids: list[int]) -> dict[int, tuple[bool, int]]:
+        return {i: self.claims[i] for i in ids if i in self.claims}
+
+    def held_count(self, lo: int, hi: int) -> int:
+        return len(self.held_ids(lo, hi))
+
+    def held_ids(self, lo: int, hi: int) -> set[int]:
+        return {i for i, (h, _) in self.claims.items() if h and lo <= i <= hi}
 
 
 @dataclass(frozen=True)
@@ -81,7 +106,7 @@ def _forbid(value, name: str, ntype: str) -> None:
 def _requested(ntype, physnet, seg_id, lo, hi, held) -> tuple[Segment, int]:
     if not lo <= seg_id <= hi:
         raise InvalidInput(f"segmentation_id out of range ({lo} through {hi})")
-    is_held, seq = held(ntype, physnet or "").get(seg_id, (False, 0))
+    is_held, seq = held(ntype, physnet or "").states([seg_id]).get(seg_id, (False, 0))
     if is_held:
         what = f"VLAN {seg_id} on physical network {physnet}" if ntype == "vlan" else f"tunnel id {seg_id}"
         raise Conflict(f"Unable to create the network. The {what} is in use.",
@@ -91,20 +116,19 @@ def _requested(ntype, physnet, seg_id, lo, hi, held) -> tuple[Segment, int]:
 
 def _pick(ntype, physnet, lo, hi, held, rng) -> tuple[Segment, int]:
     state = held(ntype, physnet or "")
-    taken = {i for i, (h, _) in state.items() if h}
-    free_count = (hi - lo + 1) - len([i for i in taken if lo <= i <= hi])
-    if hi < lo or free_count <= 0:
+    if hi < lo or (hi - lo + 1) - state.held_count(lo, hi) <= 0:
         raise ServiceUnavailable("Unable to create the network. No tenant network is available for allocation.",
                                  type="NoNetworkAvailable")
     # Random probing keeps concurrent allocators apart; fall back to a scan when dense.
-    for _ in range(64):
-        cand = rng.randint(lo, hi)
-        if cand not in taken:
-            break
-    else:
+    probes = [rng.randint(lo, hi) for _ in range(64)]
+    known = state.states(probes)
+    cand = next((c for c in probes if not known.get(c, (False, 0))[0]), None)
+    if cand is None:
+        taken = state.held_ids(lo, hi)
         cand = next(i for i in range(lo, hi + 1) if i not in taken)
+        known = state.states([cand])
     seg = Segment(network_type=ntype, physical_network=physnet, segmentation_id=cand)
-    return seg, state.get(cand, (False, 0))[1]
+    return seg, known.get(cand, (False, 0))[1]
 
 
 def _allocate_tenant(cfg: SegmentConfig, held: HeldLookup, rng: random.Random) -> tuple[Segment, int]:
