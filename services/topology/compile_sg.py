@@ -18,6 +18,7 @@ from netledger.libs.events.subjects import host_token
 
 from .compile_l2 import bound_host, diff
 from .port_bodies import PortBodies
+from .sg_index import SgIndex, compile_hosts, hosts_using
 
 log = structlog.get_logger("topology.sg")
 _enc = msgspec.json.Encoder()
@@ -81,23 +82,41 @@ def compile_sgs(ports: list[dict], groups: dict[str, dict]) -> dict[str, bytes]:
 
 
 class SgIntentPublisher:
-    """Recompiles SG intents when ports or groups changed; writes only differences."""
+    """Keeps the SG intents in the bucket equal to ``compile_sgs`` of the projection,
+    recompiling only the hosts a batch affected (see sg_index); writes only differences."""
 
     def __init__(self, kv, conn, ports: PortBodies | None = None) -> None:
         self.kv, self.conn = kv, conn
         self.ports = ports or PortBodies(conn)
         self.published: dict[str, bytes] = {}
         self.fingerprint: tuple = ()
+        self.index = SgIndex()
+        self.seen: dict[str, int] = {}          # port id -> seq folded into the index
+        self.intents: dict[str, SecurityGroupIntent] = {}
+        self.pending: set[str] = set()          # hosts to recompile (kept until published)
         self.writes = 0
 
     def _groups_fingerprint(self) -> tuple:
         # Every group event bumps its row's seq; a delete lowers the count.
         return tuple(self.conn.execute("SELECT count(*), total(seq) FROM security_groups").fetchone())
 
-    def _compile(self) -> dict[str, bytes]:
-        ports = [p for p in self.ports.everything() if p.get("security_groups")]
-        groups = {r[0]: msgspec.json.decode(r[1]) for r in self.conn.execute("SELECT id, body FROM security_groups_v")}
-        return compile_sgs(ports, groups)
+    def _absorb_ports(self) -> set[str]:
+        """Fold changed ports into the index; the hosts whose keys may have changed."""
+        listed = dict(self.conn.execute("SELECT id, seq FROM ports").fetchall())
+        changed = [pid for pid, seq in listed.items() if self.seen.get(pid) != seq]
+        gone = [pid for pid in self.seen if pid not in listed]
+        current = self.ports.by_ids(changed) if changed else {}
+        hosts, groups = set(), set()
+        for pid in [*changed, *gone]:
+            row = current.get(pid)
+            h, g = self.index.update(pid, row[1] if row else None)
+            hosts |= h
+            groups |= g
+            if row:
+                self.seen[pid] = row[0]
+            else:
+                self.seen.pop(pid, None)
+        return hosts | hosts_using(self.index, groups, self.intents)
 
     async def start(self, existing: dict[str, bytes]) -> None:
         self.published = {k: v for k, v in existing.items() if is_sg_key(k)}
@@ -105,16 +124,31 @@ class SgIntentPublisher:
 
     async def sync(self, ports_touched: bool) -> None:
         fp = self._groups_fingerprint()
-        if not ports_touched and fp == self.fingerprint:
+        if not ports_touched and fp == self.fingerprint and not self.pending:
             return
-        desired = self._compile()
-        puts, deletes = diff(self.published, desired)
+        self.pending |= self._absorb_ports()
+        tokens = {host_token(h) for h in self.pending}
+        if fp != self.fingerprint:
+            groups = {r[0]: msgspec.json.decode(r[1]) for r in self.conn.execute("SELECT id, body FROM security_groups_v")}
+            self.intents = {sg: group_intent(g) for sg, g in groups.items()}
+            self.pending |= self.index.hosts()
+            tokens = {host_token(h) for h in self.pending} | {k.split(".", 1)[0] for k in self.published}
+        if not tokens:
+            self.fingerprint = fp
+            return
+        desired = compile_hosts(self.index, self.pending, self.intents)
+        before = {k: v for k, v in self.published.items() if k.split(".", 1)[0] in tokens}
+        puts, deletes = diff(before, desired)
         for key, value in puts.items():
             await self.kv.put(key, value)
         for key in deletes:
             await self.kv.delete(key)
-        self.published = desired
-        # Only now: a failed put leaves the old fingerprint, so the next batch retries.
+        for key in before:
+            del self.published[key]
+        self.published.update(desired)
+        # Only now: a failed put keeps the hosts pending and the old fingerprint, so the
+        # next batch retries them.
+        self.pending.clear()
         self.fingerprint = fp
         self.writes += len(puts) + len(deletes)
         if puts or deletes:

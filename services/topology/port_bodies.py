@@ -31,6 +31,17 @@ class PortBodies:
             self.rows = {k: v for k, v in self.rows.items() if k in live}
         return out
 
+    def by_ids(self, ids: list[str]) -> dict[str, tuple[int, dict]]:
+        """Current (seq, body) of these ports (absent: deleted), read afresh."""
+        out = {}
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            marks = ",".join("?" * len(part))
+            for pid, seq, body in self.conn.execute(f"SELECT id, seq, body FROM ports WHERE id IN ({marks})", part):
+                hit = self.rows.get(pid)
+                self.rows[pid] = out[pid] = hit if hit is not None and hit[0] == seq else (seq, _decode(body))
+        return out
+
     def _bodies(self, sql: str, args: list) -> list[dict]:
         listed = self.conn.execute(sql, args).fetchall()
         stale = [pid for pid, seq in listed if self.rows.get(pid, (None,))[0] != seq]
