@@ -1,10 +1,13 @@
 """Linux bridge security groups (pure): the three planner invariants with SG tables and
-anti-spoofing guards, ordering (filter before wiring), digests, parsing nft's listing,
-the nft script."""
+anti-spoofing guards, ordering (filter before wiring), mark slots (unique per host, the
+same in a port's two tables, collisions resolved the same from scratch and
+incrementally, a port without a slot kept off the bridge), digests, parsing nft's
+listing, the nft script."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -20,9 +23,12 @@ from netledger.services.l2.linuxbridge import ops as O
 from netledger.services.l2.linuxbridge.driver_lb import _LIST_OURS
 from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
 from netledger.services.l2.linuxbridge.plan import plan
-from netledger.services.l2.linuxbridge.sg import parse_tables, replace_script, stamp, wanted_guards, wanted_tables
+from netledger.services.l2.linuxbridge.sg import (
+    parse_tables, replace_script, stamp, wanted_guards, wanted_sg, wanted_tables,
+)
 from netledger.services.l2.linuxbridge.sim import simulate
 from netledger.services.l2.linuxbridge.status import port_states
+from netledger.services.l2.sg import marks
 from netledger.services.l2.sg.render_nft import table_name
 from netledger.services.l2.sg.render_nft_bridge import guard_table_name
 
@@ -30,7 +36,8 @@ CFG = AgentConfig(host="h1", backend="linuxbridge", tunnel_ip="10.250.0.11", bri
 NETS = {"n-vx": L2Network(network_id="n-vx", network_type="vxlan", segmentation_id=100,
                           peers=("10.250.0.11", "10.250.0.12")),
         "n-fl": L2Network(network_id="n-fl", network_type="flat", physical_network="physnet1")}
-PORTS = [f"p{i}" for i in range(5)]
+# p11 and p28 want the same mark slot, and p6004 the one p28 then probes into (test_sg_marks)
+PORTS = [f"p{i}" for i in range(5)] + ["p11", "p28", "p6004"]
 RULES = [SgRuleIntent(direction="egress"),
          SgRuleIntent(direction="ingress", remote_group_id="sg-a"),
          SgRuleIntent(direction="ingress", protocol=6, port_range_min=8080, port_range_max=8080),
@@ -89,6 +96,20 @@ def converge(d: HostDesired, o: LbObserved) -> LbObserved:
     return o2
 
 
+def slots(d: HostDesired, o: LbObserved) -> dict[str, int]:
+    """Port id -> the mark slot both of its wanted tables carry (asserted equal)."""
+    out = {}
+    tables, guards = wanted_tables(d, NETS, o), wanted_guards(d, NETS, o)
+    for name, t in tables.items():
+        pid = name[len("nl-sg-"):]
+        table_slot = re.search(r"== 0x([0-9a-f]{3})00000 jump port_out", t.text).group(1)
+        guard_slot = re.search(r"\| 0x([0-9a-f]{3})00000 jump port_out", guards[guard_table_name(pid)].text).group(1)
+        assert table_slot == guard_slot, f"{pid}: table and guard disagree on the slot"
+        assert f"== 0x000{table_slot}00 jump port_in" in t.text
+        out[pid] = int(table_slot, 16)
+    return out
+
+
 def sg_state(o: LbObserved) -> tuple:
     return sorted(o.nft.items()), sorted(o.nft_bridge.items()), o.nf_call_iptables, o.nf_call_ip6tables
 
@@ -103,6 +124,8 @@ def test_converges_and_reapply_is_noop(d, o):
     assert o2.nft_bridge == {n: t.digest for n, t in guards.items()}, "and exactly their guards, current"
     assert {n[len("nl-as-"):] for n in guards} == {n[len("nl-sg-"):] for n in want}, "a guard per filtered port"
     assert o2.nf_call_iptables == o2.nf_call_ip6tables == bool(want), "br_netfilter on iff anything filtered"
+    got = slots(d, o2)
+    assert len(set(got.values())) == len(got), "no two ports of the host share a mark slot"
 
 
 @settings(max_examples=200, deadline=None)
@@ -145,6 +168,49 @@ def test_only_changed_tables_are_replaced_and_unfiltered_ports_get_nothing():
                                   O.DelNftTable(name=guard_table_name("p2"), family="bridge"),
                                   O.DelNftTable(name=table_name("p1")), O.DelNftTable(name=table_name("p2")),
                                   O.SetBridgeNf(on=False)]
+
+
+def test_colliding_ports_get_distinct_slots_and_a_move_is_one_transaction():
+    """p11 and p28 prefer the same slot; whichever came first, p11 (sorted first) holds
+    it. A newcomer that takes a slot moves the ports behind it in the probe chain, and
+    their tables and guards are replaced together with its own, in one nft run."""
+    o = converge(desired(port("p28"), port("p6004")), base_observed({"p11", "p28", "p6004"}))
+    assert slots(desired(port("p28"), port("p6004")), o) == {"p28": 2626, "p6004": 2627}, "no contest"
+    both = desired(port("p11"), port("p28"), port("p6004"))
+    ops = plan(both, o, CFG)
+    assert slots(both, simulate(o, ops)) == {"p11": 2626, "p28": 2627, "p6004": 2628}
+    assert slots(both, converge(both, base_observed({"p11", "p28", "p6004"}))) == \
+        {"p11": 2626, "p28": 2627, "p6004": 2628}, "from scratch: the same slots"
+    nft = [i for i, op in enumerate(ops) if isinstance(op, (O.ReplaceNftTable, O.DelNftTable))]
+    assert nft == list(range(nft[0], nft[-1] + 1)), "consecutive: the driver sends them as one transaction"
+    assert {op.name for op in ops if isinstance(op, O.ReplaceNftTable)} == {
+        f(p) for p in ("p11", "p28", "p6004") for f in (table_name, guard_table_name)}
+    # p11 goes again: the others return to their own slots
+    assert slots(desired(port("p28"), port("p6004")),
+                 converge(desired(port("p28"), port("p6004")), simulate(o, ops))) == {"p28": 2626, "p6004": 2627}
+
+
+def test_a_port_without_a_free_slot_is_kept_off_the_bridge(monkeypatch):
+    """Fail closed: a filtered port whose traffic the tables could not tell apart is
+    never enslaved (and released if it was), and its status says why. Which port misses
+    out depends on the set only (sorted last), as every slot does: here p2 turning port
+    security on with 2 slots (4095 in real life) pushes p3 out."""
+    monkeypatch.setattr(marks, "SLOTS", 2)
+    plugged = {"p1", "p2", "p3", "p4"}
+    before = desired(port("p1"), port("p2", secure=False), port("p3"), port("p4", secure=False))
+    o = converge(before, base_observed(plugged))
+    assert o.links["tapp3"].master == "brq-n-vx" and not wanted_sg(before, NETS, o).unmarked
+    d = desired(port("p1"), port("p2"), port("p3"), port("p4", secure=False))
+    assert wanted_sg(d, NETS, o).unmarked == {"p3"}, "sorted last, no slot left"
+    ops = plan(d, o, CFG)
+    assert O.SetMaster(name="tapp3", master="") in ops and O.DelNftTable(name=table_name("p3")) in ops
+    o2 = converge(d, o)
+    assert set(o2.nft) == {table_name("p1"), table_name("p2")} and o2.links["tapp3"].master == ""
+    assert o2.links["tapp4"].master == "brq-n-vx", "an unfiltered port needs no slot"
+    states = port_states(d, o2, CFG)
+    assert states["p3"].status == "DOWN" and "no free packet mark" in states["p3"].detail
+    assert states["p1"].status == states["p2"].status == "ACTIVE"
+    assert sg_state(converge(d, base_observed(plugged))) == sg_state(o2), "from scratch: the same"
 
 
 def test_unplugged_or_admin_down_port_has_no_table_and_deleted_port_loses_it():

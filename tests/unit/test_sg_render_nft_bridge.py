@@ -1,5 +1,6 @@
-"""The Linux bridge anti-spoofing guard (pure): golden text (the exact allowed sets),
-allowed pairs, /0 pairs, link-local derivation, determinism, no port security -> no
+"""The Linux bridge anti-spoofing guard (pure): golden text (the exact allowed sets and
+the port's mark slot), allowed pairs, /0 pairs, link-local derivation, determinism, the
+guard and the SG table of a port agree on slot and sources, no port security -> no
 guard, and nft accepts the text in a private namespace."""
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from netledger.libs.events.intents import AllowedPair, L2Network, L2Port
 from netledger.services.l2.desired import HostDesired
 from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
 from netledger.services.l2.linuxbridge.sg import wanted_guards
-from netledger.services.l2.sg.model import port_filter
-from netledger.services.l2.sg.render_nft_bridge import guard_table_name, link_local, render_guard_table
+from netledger.services.l2.sg.model import link_local, port_filter
+from netledger.services.l2.sg.render_nft import render_port_table
+from netledger.services.l2.sg.render_nft_bridge import guard_table_name, render_guard_table
 
 PAIRS = (AllowedPair(ip_address="10.0.9.0/24"),                                  # a CIDR, the port's MAC
          AllowedPair(ip_address="10.0.0.99", mac_address="FA:16:3E:00:00:99"),   # another MAC
@@ -26,13 +28,23 @@ PORT = L2Port(port_id="0123456789abcdef", network_id="n", mac_address="FA:16:3E:
               fixed_ips=("10.0.0.5", "2001:db8::5"), port_security_enabled=True, security_groups=("sg-a",),
               allowed_address_pairs=PAIRS)
 TAP = "tap0123456789a"
+SLOT = 0x123
 
 GOLDEN = """\
 # netledger anti-spoofing for port 0123456789abcdef (tap tap0123456789a); generated, do not edit
 table bridge nl-as-0123456789a {
   chain prerouting {
     type filter hook prerouting priority filter; policy accept;
-    iifname "tap0123456789a" jump port_out
+    iifname "tap0123456789a" meta mark set meta mark & 0x000000ff | 0x12300000 jump port_out
+  }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    oifname "tap0123456789a" meta mark set meta mark & 0xfff000ff | 0x00012300
+  }
+  chain postrouting {
+    type filter hook postrouting priority filter; policy accept;
+    meta mark & 0xfff00000 == 0x12300000 meta mark set meta mark & 0x000000ff
+    oifname "tap0123456789a" meta mark set meta mark & 0x000000ff
   }
   chain port_out {
     ether saddr != { fa:16:3e:00:00:01, fa:16:3e:00:00:99 } counter drop
@@ -75,8 +87,8 @@ table bridge nl-as-0123456789a {
 """
 
 
-def render(port: L2Port = PORT) -> str:
-    return render_guard_table(port_filter(port, {}, {}), tap=TAP)
+def render(port: L2Port = PORT, slot: int = SLOT) -> str:
+    return render_guard_table(port_filter(port, {}, {}), tap=TAP, slot=slot)
 
 
 def rules(text: str, chain: str) -> list[str]:
@@ -116,6 +128,35 @@ def test_an_any_address_pair_lifts_the_address_check_for_its_mac_only():
     assert "ether saddr fa:16:3e:00:00:01 ip saddr 10.0.0.5 accept" in rules(text, "ip4_out")
     assert "ether saddr fa:16:3e:00:00:01 jump ip6_own" in rules(text, "ip6_out")
     assert rules(text, "ip6_own") == ["accept"], "any source address: any ND target"
+
+
+def test_every_frame_from_the_tap_carries_the_slot_and_it_is_cleared_on_the_way_out():
+    """The OUT field is set in the rule that sends the tap's frames to the checks (no
+    accept path without it), the IN field on each copy leaving through the tap, and
+    postrouting clears both (the mark must not ride a VXLAN packet into the underlay)."""
+    text = render(slot=1)
+    assert rules(text, "prerouting")[-1] == \
+        'iifname "tap0123456789a" meta mark set meta mark & 0x000000ff | 0x00100000 jump port_out'
+    assert rules(text, "forward")[-1] == 'oifname "tap0123456789a" meta mark set meta mark & 0xfff000ff | 0x00000100'
+    assert rules(text, "postrouting")[1:] == [
+        "meta mark & 0xfff00000 == 0x00100000 meta mark set meta mark & 0x000000ff",
+        'oifname "tap0123456789a" meta mark set meta mark & 0x000000ff']
+    with pytest.raises(ValueError):
+        render(slot=0)
+    with pytest.raises(ValueError):
+        render(slot=4096)
+
+
+def test_guard_and_sg_table_agree_on_slot_and_sources():
+    """What the guard lets out (MAC, source) the SG table's port_out accepts, link-locals
+    included; both carry the same slot."""
+    f = port_filter(PORT, {}, {})
+    guard, table = render(), render_port_table(f, bridge="brq-n", tap=TAP, slot=SLOT)
+    out = {tuple(r.split()[2:6:3]) for r in rules(table, "port_out") if r.endswith("jump out_rules")}
+    let_out = {(r.split()[2], r.split()[5]) for r in rules(guard, "ip4_out") + rules(guard, "ip6_out")
+               if r.startswith("ether saddr fa:")}
+    assert out == let_out and ("fa:16:3e:00:00:99", "fe80::f816:3eff:fe00:99") in out
+    assert "0x12300000" in table and "0x00012300" in table
 
 
 def test_link_local_is_the_modified_eui64_of_the_mac():

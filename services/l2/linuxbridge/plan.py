@@ -13,20 +13,22 @@ from __future__ import annotations
 
 from netledger.services.l2.config import AgentConfig
 from netledger.services.l2.desired import HostDesired, active_networks
+from netledger.services.l2.driver_plug import tap_name
 from netledger.services.l2.linuxbridge import ops as O
 from netledger.services.l2.linuxbridge.layout import Layout, WantLink, wanted
 from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
 from netledger.services.l2.linuxbridge.sim import simulate
-from netledger.services.l2.linuxbridge.sg import plan_adds, plan_removals, wanted_guards, wanted_tables
+from netledger.services.l2.linuxbridge.sg import plan_adds, plan_removals, wanted_sg
 
 
 def plan(desired: HostDesired, obs: LbObserved, cfg: AgentConfig) -> list[O.Op]:
     """Anti-spoofing guards and security group tables are in place (and br_netfilter
     on) before any tap is enslaved or set up, so a port never forwards unfiltered or
-    unguarded (see ``sg``)."""
+    unguarded (see ``sg``); a filtered port without a mark slot is not wired at all."""
     nets = active_networks(desired, cfg).valid
-    want = wanted(desired, nets, obs, cfg)
-    tables, guards = wanted_tables(desired, nets, obs), wanted_guards(desired, nets, obs)
+    sg = wanted_sg(desired, nets, obs)
+    want = _unwire(wanted(desired, nets, obs, cfg), {tap_name(p) for p in sg.unmarked})
+    tables, guards = sg.tables, sg.guards
     removals = _removals(want, obs) + plan_removals(tables, guards, obs)
     mid = simulate(obs, removals)
     adds = _link_adds(want, mid)
@@ -34,6 +36,14 @@ def plan(desired: HostDesired, obs: LbObserved, cfg: AgentConfig) -> list[O.Op]:
     fixes = _fixes(want, mid) + plan_adds(tables, guards, mid)
     mid = simulate(mid, fixes)
     return removals + adds + fixes + _wiring(want, mid) + _flood_adds(want, mid)
+
+
+def _unwire(want: Layout, taps: set[str]) -> Layout:
+    """``want`` without these taps enslaved (so they are released if they were)."""
+    if not taps:
+        return want
+    return Layout(links=want.links, masters={s: b for s, b in want.masters.items() if s not in taps},
+                  flood=want.flood)
 
 
 def _mismatch(w: WantLink | None, link: ObsLink) -> bool:

@@ -4,11 +4,14 @@ Per filtered port two private tables, each rendered whole and stamped with
 ``comment "netledger-sg <digest>"`` (the digest of the rendered text):
 ``table inet nl-sg-<port id[:11]>`` (its security group rules, ``sg.render_nft``) and
 ``table bridge nl-as-<port id[:11]>`` (its MAC/IP/ARP anti-spoofing guard on the tap,
-``sg.render_nft_bridge``). Observation reads back our tables (name prefixes ``nl-sg-``
-in inet, ``nl-as-`` in bridge) and their comments only, so the planner replaces exactly
-the tables whose text changed, deletes tables of ports no longer filtered (and
-unmarked/foreign-looking ones with our prefixes are rewritten), and a converged host
-plans [] (re-apply is a no-op). A port is filtered when its intent has port security,
+``sg.render_nft_bridge``), which also stamps the port's mark slot on its frames so the
+inet table can tell its traffic from other ports' (``sg.marks``; slots are assigned
+over all filtered ports of the host at once, so they are unique here, and a port for
+which none is left is kept off the bridge: fail closed). Observation reads back our
+tables (name prefixes ``nl-sg-`` in inet, ``nl-as-`` in bridge) and their comments
+only, so the planner replaces exactly the tables whose text changed, deletes tables of
+ports no longer filtered (and unmarked/foreign-looking ones with our prefixes are
+rewritten), and a converged host plans [] (re-apply is a no-op). A port is filtered when its intent has port security,
 is admin up, its network is wired here and its tap exists. br_netfilter
 (bridge-nf-call-ip{,6}tables) is on in the host namespace exactly while some port is
 filtered: without it the inet forward hook never sees bridged frames (the bridge
@@ -29,6 +32,7 @@ from netledger.services.l2.driver_plug import tap_name
 from netledger.services.l2.linuxbridge import ops as O
 from netledger.services.l2.linuxbridge.layout import bridge_name
 from netledger.services.l2.linuxbridge.model import LbObserved
+from netledger.services.l2.sg.marks import assign_slots
 from netledger.services.l2.sg.model import PortFilter, port_filter
 from netledger.services.l2.sg.render_nft import render_port_table, table_name
 from netledger.services.l2.sg.render_nft_bridge import GUARD_PREFIX, guard_table_name, render_guard_table
@@ -54,6 +58,16 @@ def stamp(text: str, name: str, family: str = "inet") -> NftTable:
     return NftTable(name=name, digest=digest, text=stamped, family=family)
 
 
+class SgWanted(msgspec.Struct, frozen=True, kw_only=True):
+    """tables: SG table name -> inet table; guards: guard table name -> bridge table,
+    both for every filtered port with a mark slot; unmarked: filtered ports without one
+    (more than ``marks.SLOTS``): they must not be wired."""
+
+    tables: dict[str, NftTable]
+    guards: dict[str, NftTable]
+    unmarked: frozenset[str] = frozenset()
+
+
 def _filtered(desired: HostDesired, nets: dict[str, L2Network],
               obs: LbObserved) -> list[tuple[str, str, PortFilter]]:
     """(port id, network id, filter) of every filtered port (security off: not listed)."""
@@ -67,17 +81,32 @@ def _filtered(desired: HostDesired, nets: dict[str, L2Network],
     return out
 
 
+def wanted_sg(desired: HostDesired, nets: dict[str, L2Network], obs: LbObserved) -> SgWanted:
+    """Both tables of every filtered port, each pair sharing the port's mark slot."""
+    filtered = _filtered(desired, nets, obs)
+    slots = assign_slots(pid for pid, _, _ in filtered)
+    tables: dict[str, NftTable] = {}
+    guards: dict[str, NftTable] = {}
+    for pid, net, f in filtered:
+        if pid not in slots:
+            continue
+        tap, slot = tap_name(pid), slots[pid]
+        tables[table_name(pid)] = stamp(render_port_table(f, bridge=bridge_name(net), tap=tap, slot=slot),
+                                        table_name(pid))
+        guards[guard_table_name(pid)] = stamp(render_guard_table(f, tap=tap, slot=slot),
+                                              guard_table_name(pid), "bridge")
+    return SgWanted(tables=tables, guards=guards,
+                    unmarked=frozenset(pid for pid, _, _ in filtered if pid not in slots))
+
+
 def wanted_tables(desired: HostDesired, nets: dict[str, L2Network], obs: LbObserved) -> dict[str, NftTable]:
     """SG table name -> inet table for every filtered port."""
-    return {table_name(pid): stamp(render_port_table(f, bridge=bridge_name(net), tap=tap_name(pid)),
-                                   table_name(pid))
-            for pid, net, f in _filtered(desired, nets, obs)}
+    return wanted_sg(desired, nets, obs).tables
 
 
 def wanted_guards(desired: HostDesired, nets: dict[str, L2Network], obs: LbObserved) -> dict[str, NftTable]:
     """Guard table name -> bridge-family anti-spoofing table for every filtered port."""
-    return {guard_table_name(pid): stamp(render_guard_table(f, tap=tap_name(pid)), guard_table_name(pid), "bridge")
-            for pid, _, f in _filtered(desired, nets, obs)}
+    return wanted_sg(desired, nets, obs).guards
 
 
 def plan_removals(want: dict[str, NftTable], guards: dict[str, NftTable], obs: LbObserved) -> list[O.Op]:

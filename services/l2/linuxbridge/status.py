@@ -4,8 +4,9 @@ ACTIVE = the port's tap is enslaved to its network's bridge and up, the bridge i
 up, the network's uplink (VXLAN device with a flood entry for every peer, or the
 mapped physical interface) is enslaved to it and up, and, for a filtered port, its
 nft table and its anti-spoofing guard carry the wanted digests with br_netfilter on.
-DOWN when unplugged, admin down or not (yet) wired; ERROR when this host cannot wire
-the network at all.
+DOWN when unplugged, admin down or not (yet) wired, or filtered without a free mark
+slot (``sg.marks``: such a port is kept off the bridge); ERROR when this host cannot
+wire the network at all.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from netledger.services.l2.desired import ActiveNetworks, HostDesired, PortState
 from netledger.services.l2.driver_plug import tap_name
 from netledger.services.l2.linuxbridge.layout import bridge_name, network_links, vxlan_name
 from netledger.services.l2.linuxbridge.model import LbObserved
-from netledger.services.l2.linuxbridge.sg import NftTable, wanted_guards, wanted_tables
+from netledger.services.l2.linuxbridge.sg import NftTable, wanted_sg
 from netledger.services.l2.sg.render_nft import table_name
 from netledger.services.l2.sg.render_nft_bridge import guard_table_name
 from netledger.services.l2.ovs.layout import tunnel_peers
@@ -24,11 +25,13 @@ from netledger.services.l2.ovs.layout import tunnel_peers
 
 def port_states(desired: HostDesired, obs: LbObserved, cfg: AgentConfig) -> dict[str, PortState]:
     active = active_networks(desired, cfg)
-    tables = wanted_tables(desired, active.valid, obs)
-    guards = wanted_guards(desired, active.valid, obs)
+    sg = wanted_sg(desired, active.valid, obs)
+    tables, guards = sg.tables, sg.guards
     out = {}
     for pid, intent in desired.ports.items():
         status, detail = _status(intent, active, obs, cfg)
+        if pid in sg.unmarked:
+            status, detail = "DOWN", "no free packet mark on this host (kept off the bridge)"
         if status == "ACTIVE":
             status, detail = _sg_status(tables.get(table_name(pid)), guards.get(guard_table_name(pid)), obs)
         out[pid] = PortState(status=status, detail=detail, revision_number=intent.revision_number)

@@ -54,6 +54,29 @@ def port_filter(port: L2Port, groups: dict[str, SecurityGroupIntent],
                       remote_groups={g: members[g].addresses if g in members else () for g in sorted(remotes)})
 
 
+def allowed_macs(f: PortFilter) -> list[str]:
+    """The port's MAC and every allowed-address-pair MAC, sorted."""
+    return sorted({f.mac} | {m for m, _ in f.sources})
+
+
+def link_local(mac: str) -> str:
+    """fe80::/64 plus the modified EUI-64 interface id of ``mac`` (RFC 4291 appendix A)."""
+    b = bytes.fromhex(mac.replace(":", ""))
+    iid = bytes([b[0] ^ 0x02]) + b[1:3] + b"\xff\xfe" + b[3:6]
+    return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + iid))
+
+
+def source_pairs(f: PortFilter, v: int) -> list[tuple[str, str]]:
+    """(MAC, address) pairs the port may send IPv``v`` from: its sources, plus for IPv6
+    the link-local address of every allowed MAC (a guest configures one per MAC it
+    uses, and ND/MLD/DHCPv6 run from it). Both Linux bridge tables use this list, so
+    what the tap guard lets out the SG table's anti-spoofing part accepts too."""
+    pairs = {(m, a) for m, a in f.sources if version_of(a) == v}
+    if v == 6:
+        pairs |= {(m, link_local(m)) for m in allowed_macs(f)}
+    return sorted(pairs)
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def version_of(address: str) -> int:
     return ipaddress.ip_network(address, strict=False).version

@@ -1,13 +1,14 @@
 """A port's anti-spoofing guard as an nftables ``bridge`` table (pure): Linux bridge backend.
 
-``render_guard_table(f, tap=...)`` -> the whole text of ``table bridge nl-as-<port id
-prefix>``, one private table per port with port security (no filter, no table), replaced
-atomically with ``nft -f`` like the port's ``inet`` SG table (``render_nft``).
+``render_guard_table(f, tap=..., slot=...)`` -> the whole text of ``table bridge
+nl-as-<port id prefix>``, one private table per port with port security (no filter, no
+table), replaced atomically with ``nft -f`` like the port's ``inet`` SG table
+(``render_nft``), in the same transaction.
 
 Why a second table in another family: with br_netfilter the inet hooks see a bridged
-frame with the *bridge* as iif, so the SG table can only recognise a port by its source
-MAC, and a guest that changes its MAC (or claims another guest's IP in ARP, which no IP
-hook sees) walks around it. The bridge family's prerouting hook sees the real ingress
+frame with the *bridge* as iif and oif, so the SG table cannot see which tap a frame
+came from or goes to, and checks there alone miss ARP (no IP hook sees it) and frames
+the rules of no port would meet. The bridge family's prerouting hook sees the real ingress
 port (``iifname <tap>``) before the bridge learns the source or forwards the frame: the
 place Neutron's linuxbridge agent used (ebtables nat PREROUTING). It is stateless (no
 bridge conntrack on this kernel, none needed): SG rules stay in the inet table.
@@ -23,13 +24,20 @@ What leaves the tap (the OVS backend's ``ovs_flows.antispoof_flows`` allows the 
 - nothing else (other ethertypes, VLAN-tagged frames, malformed ARP).
 An allowed pair of 0.0.0.0/0 or ::/0 lifts the address check for that MAC (as Neutron).
 Every drop counts (``counter``) so an operator can see what a guest tried.
+
+It also tells the inet SG table which port a frame belongs to (``marks``): every frame
+from the tap gets the port's slot in the mark's OUT field as it enters the guard (a
+dropped frame's mark is moot, and no accept path can forget it), every frame out through
+the tap gets it in the IN field (bridge forward), and postrouting clears both again so
+the mark never leaves the bridge (e.g. onto a VXLAN packet).
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from netledger.services.l2.sg.model import PortFilter, version_of
+from netledger.services.l2.sg import marks
+from netledger.services.l2.sg.model import PortFilter, allowed_macs, source_pairs
 
 GUARD_PREFIX = "nl-as-"
 # ICMPv6 a host sends before it owns an address (RFC 4862 DAD, RFC 4861 RS, RFC 3590 MLD)
@@ -40,13 +48,6 @@ _ND_TARGET = "@th,64,128"
 
 def guard_table_name(port_id: str) -> str:
     return f"{GUARD_PREFIX}{port_id[:11]}"
-
-
-def link_local(mac: str) -> str:
-    """fe80::/64 plus the modified EUI-64 interface id of ``mac`` (RFC 4291 appendix A)."""
-    b = bytes.fromhex(mac.replace(":", ""))
-    iid = bytes([b[0] ^ 0x02]) + b[1:3] + b"\xff\xfe" + b[3:6]
-    return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + iid))
 
 
 def _addr_match(field: str, address: str) -> str:
@@ -70,38 +71,39 @@ def _targets(addresses: list[str]) -> str | None:
     return "{ " + ", ".join(elems) + " }"
 
 
-def _pairs(f: PortFilter, v: int) -> list[tuple[str, str]]:
-    pairs = {(m, a) for m, a in f.sources if version_of(a) == v}
-    if v == 6:
-        pairs |= {(m, link_local(m)) for m in _macs(f)}
-    return sorted(pairs)
+def render_guard_table(f: PortFilter, *, tap: str, slot: int) -> str:
+    """Deterministic text: same filter and slot -> same bytes (unchanged text = nothing to do).
 
-
-def _macs(f: PortFilter) -> list[str]:
-    return sorted({f.mac} | {m for m, _ in f.sources})
-
-
-def render_guard_table(f: PortFilter, *, tap: str) -> str:
-    """Deterministic text: same filter -> same bytes (unchanged text = nothing to do)."""
+    ``slot``: the port's mark slot on this host (``marks.assign_slots``)."""
     out = [f"# netledger anti-spoofing for port {f.port_id} (tap {tap}); generated, do not edit",
            f"table bridge {guard_table_name(f.port_id)} {{",
            "  chain prerouting {",
            "    type filter hook prerouting priority filter; policy accept;",
-           f"    iifname \"{tap}\" jump port_out",
+           f"    iifname \"{tap}\" {marks.set_from_port(slot)} jump port_out",
+           "  }",
+           "  chain forward {",
+           "    type filter hook forward priority filter; policy accept;",
+           f"    oifname \"{tap}\" {marks.set_to_port(slot)}",
+           "  }",
+           "  chain postrouting {",
+           "    type filter hook postrouting priority filter; policy accept;",
+           f"    {marks.from_port(slot)} {marks.clear()}",
+           f"    oifname \"{tap}\" {marks.clear()}",
            "  }",
            "  chain port_out {",
-           f"    ether saddr != {{ {', '.join(_macs(f))} }} counter drop",
+           f"    ether saddr != {{ {', '.join(allowed_macs(f))} }} counter drop",
            "    ether type arp arp htype 1 arp ptype ip arp hlen 6 arp plen 4 jump arp_out",
            "    ether type ip jump ip4_out",
            "    ether type ip6 jump ip6_out",
            "    counter drop",
            "  }"]
     out += _chain("arp_out", [f"ether saddr {m} arp saddr ether {m}{_addr_match('arp saddr ip', a)} accept"
-                              for m, a in _pairs(f, 4)])
+                              for m, a in source_pairs(f, 4)])
     out += _chain("ip4_out", ["udp sport 67 udp dport 68 counter drop",
                               "ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept",
-                              *(f"ether saddr {m}{_addr_match('ip saddr', a)} accept" for m, a in _pairs(f, 4))])
-    v6 = _pairs(f, 6)
+                              *(f"ether saddr {m}{_addr_match('ip saddr', a)} accept"
+                                for m, a in source_pairs(f, 4))])
+    v6 = source_pairs(f, 6)
     out += _chain("ip6_out", ["icmpv6 type nd-router-advert counter drop",
                               "udp sport 547 udp dport 546 counter drop",
                               f"ip6 saddr :: icmpv6 type {{ {_UNSPEC_ICMP6} }} accept",
