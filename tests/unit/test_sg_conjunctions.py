@@ -62,3 +62,12 @@ def test_ids_are_stable_and_unique_even_when_hashes_collide(monkeypatch):
     monkeypatch.setattr(ovs_flows.zlib, "crc32", lambda data: 7)   # every key collides
     collided = conj_ids(keys)
     assert sorted(collided.values()) == [7, 8, 9] and collided == conj_ids(keys)
+
+
+def test_traffic_to_an_allowed_pair_mac_enters_the_ports_ingress_pipeline():
+    f = PortFilter(port_id="p", mac="fa:16:3e:00:00:01",
+                   sources=(("fa:16:3e:00:00:01", "10.0.0.1"), ("fa:16:3e:00:00:99", "10.0.0.9")), rules=())
+    flows = render_sg_flows([SgPort(filter=f, name="tap1", ofport=7, lvid=3)], [], {3})
+    for mac in ("fa:16:3e:00:00:01", "fa:16:3e:00:00:99"):
+        assert any(fl.startswith("table=73,") and f"dl_dst={mac}" in fl and "resubmit(,81)" in fl for fl in flows)
+        assert any(fl.startswith("table=60,") and f"dl_dst={mac}" in fl and "resubmit(,81)" in fl for fl in flows)

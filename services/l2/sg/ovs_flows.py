@@ -96,12 +96,14 @@ def base_flows() -> set[str]:
 
 
 def dispatch_flows(p: SgPort, tunnel: bool) -> set[str]:
+    """Into the port's pipeline: from it (in_port), and to it by destination MAC — its own
+    and every allowed-address-pair MAC, so traffic to a pair MAC meets its ingress rules."""
     reg = f"load:{p.ofport:#x}->NXM_NX_REG5[],load:{p.lvid:#x}->NXM_NX_REG6[]"
-    flows = {_f(0, 100, f"in_port={p.name}", f"{reg},resubmit(,71)"),
-             _f(73, 100, f"reg6={p.lvid:#x},dl_dst={p.filter.mac}",
-                f"load:{p.ofport:#x}->NXM_NX_REG5[],resubmit(,81)")}
-    if tunnel:
-        flows.add(_f(60, 100, f"dl_vlan={p.lvid},dl_dst={p.filter.mac}", f"strip_vlan,{reg},resubmit(,81)"))
+    flows = {_f(0, 100, f"in_port={p.name}", f"{reg},resubmit(,71)")}
+    for mac in sorted({p.filter.mac, *(m for m, _ in p.filter.sources)}):
+        flows.add(_f(73, 100, f"reg6={p.lvid:#x},dl_dst={mac}", f"load:{p.ofport:#x}->NXM_NX_REG5[],resubmit(,81)"))
+        if tunnel:
+            flows.add(_f(60, 100, f"dl_vlan={p.lvid},dl_dst={mac}", f"strip_vlan,{reg},resubmit(,81)"))
     return flows
 
 
