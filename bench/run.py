@@ -21,7 +21,7 @@ def _call_main(mod) -> None:
 
     params = inspect.signature(mod.main).parameters
     if inspect.iscoroutinefunction(mod.main):
-        args = argparse.Namespace(ports=200, restart_ports=1000)
+        args = argparse.Namespace(ports=200, restart_ports=1000, backend="ovs")
         asyncio.run(mod.main(args) if params else mod.main())
     elif params and list(params)[0] == "argv":
         mod.main([])
