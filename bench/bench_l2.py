@@ -99,7 +99,7 @@ class Bench:
         if ev.status == "ACTIVE":
             self.active_at.setdefault(ev.port_id, time.perf_counter())
 
-    async def start_agent(self, h: SimHost) -> tuple[dict, float]:
+    async def start_agent(self, h: SimHost, restart: bool = False) -> tuple[dict, float]:
         """Start an agent; wait for its 'initial sync done' log line (returns it, and the time)."""
         log = os.path.join(self.workdir, f"{h.name}-{len(self.agents)}-{time.monotonic_ns()}.log")
         t0 = time.perf_counter()
@@ -109,6 +109,18 @@ class Bench:
              "--resync-interval", "30", "--backend", self.backend,
              *(("--netns", h.netns) if is_lb(self.backend) else ())], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
         self.agents[h.name] = (proc, log)
+        spy = os.environ.get("NL_BENCH_PYSPY") if restart else None   # profile the restarted agent
+        profiler = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "-o", spy,
+                                     "-f", "raw", "--pid", str(proc.pid)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL) if spy else None
+        try:
+            return await self._synced(proc, log, h, t0)
+        finally:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                await asyncio.to_thread(profiler.wait, 60)
+
+    async def _synced(self, proc, log: str, h: SimHost, t0: float) -> tuple[dict, float]:
         while True:
             await asyncio.sleep(0.05)
             for line in open(log):
@@ -195,7 +207,7 @@ async def scenario(url: str, hosts: list[SimHost], n_ports: int, nets: int, titl
 
 async def restart(b: Bench, h: SimHost, n_ports: int) -> None:
     await b.stop_agent(h)
-    synced, took = await b.start_agent(h)
+    synced, took = await b.start_agent(h, restart=True)
     await asyncio.sleep(1.0)
     print(f"restart with {n_ports} ports, nothing changed: process start -> first full reconcile "
           f"{took:.2f}s (python start, NATS, KV replay, OVSDB load, 1 observe + plan); "
