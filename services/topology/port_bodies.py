@@ -24,13 +24,6 @@ class PortBodies:
     def of_network(self, network_id: str) -> list[dict]:
         return self._bodies("SELECT id, seq FROM ports WHERE network_id = ?", [network_id])
 
-    def everything(self) -> list[dict]:
-        out = self._bodies("SELECT id, seq FROM ports", [])
-        if len(self.rows) > len(out):         # every port was listed: forget deleted ones
-            live = {b["id"] for b in out}
-            self.rows = {k: v for k, v in self.rows.items() if k in live}
-        return out
-
     def by_ids(self, ids: list[str]) -> dict[str, tuple[int, dict]]:
         """Current (seq, body) of these ports (absent: deleted), read afresh."""
         out = {}

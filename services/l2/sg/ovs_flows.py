@@ -174,7 +174,7 @@ def remote_keys(p: SgPort) -> set[tuple[int, str, int]]:
     return {conj_key(r) for r in p.filter.rules if r.remote_group_id}
 
 
-Members = tuple[int, str, str, tuple[str, ...]]    # (table, address field, ip token, addresses)
+Members = tuple[int, str, str, str, tuple[str, ...]]   # (table, address field, ip token, accept, addresses)
 
 
 def rule_flows(p: SgPort, cids: dict[tuple[int, str, int], int],
@@ -197,8 +197,8 @@ def rule_flows(p: SgPort, cids: dict[tuple[int, str, int], int],
             cid = cids[conj_key(rule)]
             if cid not in members_of:
                 members = tuple(a for a in p.filter.remote_groups.get(rule.remote_group_id, ()) if version_of(a) == v)
-                members_of[cid] = (table, field, "ip" if v == 4 else "ipv6", members)
-            if not members_of[cid][3]:
+                members_of[cid] = (table, field, "ip" if v == 4 else "ipv6", accept, members)
+            if not members_of[cid][4]:
                 continue
             out.setdefault(_key(table, f"{new},{proto}"), []).append(f"conjunction({cid},1/2)")
     return out
@@ -206,10 +206,9 @@ def rule_flows(p: SgPort, cids: dict[tuple[int, str, int], int],
 
 def member_flows(cid: int, members: Members) -> dict[str, list[str]]:
     """Clause 2 (one flow per member address, no port in it) and the accept flow."""
-    table, field, ip, addresses = members
+    table, field, ip, accept, addresses = members
     if not addresses:
         return {}
-    accept = _tables(SgRuleIntent(direction="ingress" if table == 82 else "egress"))[2]
     out = {_key(table, f"ct_state=+new-est+trk,{ip}{_addr(field, a)}"): [f"conjunction({cid},2/2)"]
            for a in addresses}
     out[_key(table, f"conj_id={cid},{ip}", prio=71)] = [accept]
