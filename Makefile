@@ -2,7 +2,7 @@
 VENV ?= .venv
 NL := $(VENV)/bin/netledger
 
-.PHONY: install up down test test-fast bench soak clean
+.PHONY: install up down test test-fast bench soak sdk-functional clean
 
 install:
 	@./deploy/install.sh
@@ -25,6 +25,10 @@ bench: install
 soak: install
 	@CHAOS_WRITES=10000 CHAOS_KILLS=60 CHAOS_DP_PORTS=300 $(VENV)/bin/pytest -q -s \
 		tests/reliability/test_crash.py tests/dataplane/test_chaos_dataplane.py
+
+# openstacksdk's own functional network tests against the all-in-one behind a real Keystone.
+sdk-functional: install
+	@$(VENV)/bin/python -m tests.sdk_functional.run
 
 clean:
 	rm -rf var .pytest_cache

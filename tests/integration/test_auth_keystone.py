@@ -19,6 +19,7 @@ from netledger.libs.events import codec
 from netledger.libs.events.subjects import Subjects
 from tests.integration.test_api_support import neutron_error
 from tests.keystone import fixture as ksfix
+from tests.keystone.directory import Directory
 from tests.support import Client, Stack, free_port, wait_http
 
 TOKEN_LIFETIME = 120     # seconds: the expiry test waits for one token to run out
@@ -38,54 +39,9 @@ def keystone():
         ks.stop()
 
 
-class Directory:
-    """Projects, users and role assignments made through Keystone's API."""
-
-    def __init__(self, ks) -> None:
-        self.ks = ks
-        self._admin: tuple[str, float] = ("", 0.0)
-        self.roles = {r["name"]: r["id"] for r in self._get("/v3/roles")["roles"]}
-        self.projects: dict[str, str] = {}
-        self.users: dict[str, str] = {}
-
-    @property
-    def admin_token(self) -> str:
-        """A fresh enough admin token (tokens here live TOKEN_LIFETIME seconds)."""
-        if time.monotonic() - self._admin[1] > 20:
-            self._admin = (self.ks.token("admin", ksfix.ADMIN_PASSWORD, "admin")[0], time.monotonic())
-        return self._admin[0]
-
-    def _get(self, path):
-        return self.ks.call("GET", path, token=self.admin_token)[1]
-
-    def _post(self, path, body):
-        status, out, _ = self.ks.call("POST", path, body, token=self.admin_token)
-        assert status == 201, (path, status, out)
-        return out
-
-    def project(self, name: str) -> str:
-        self.projects[name] = self._post("/v3/projects", {"project": {"name": name, "domain_id": "default"}})[
-            "project"]["id"]
-        return self.projects[name]
-
-    def user(self, name: str, project: str, role: str) -> str:
-        uid = self._post("/v3/users", {"user": {"name": name, "password": PASSWORD, "domain_id": "default"}})[
-            "user"]["id"]
-        status, *_ = self.ks.call("PUT", f"/v3/projects/{self.projects[project]}/users/{uid}/roles/"
-                                  f"{self.roles[role]}", token=self.admin_token)
-        assert status == 204
-        self.users[name] = uid
-        return uid
-
-    def endpoint(self, url: str) -> None:
-        svc = self._post("/v3/services", {"service": {"type": "network", "name": "neutron"}})["service"]
-        self._post("/v3/endpoints", {"endpoint": {"service_id": svc["id"], "interface": "public", "url": url,
-                                                  "region_id": "RegionOne"}})
-
-
 @pytest.fixture(scope="module")
 def directory(keystone):
-    d = Directory(keystone)
+    d = Directory(keystone, PASSWORD)
     tag = uuid.uuid4().hex[:6]
     for p in ("alpha", "beta", "gamma", "service"):
         d.project(f"{p}-{tag}")
