@@ -32,6 +32,14 @@ def _call_main(mod) -> None:
 def main() -> None:
     only = set(sys.argv[1:])
     started = time.perf_counter()
+    if not only or "stack" in only:
+        from . import bench_stack
+
+        _section("Whole stack: all-in-one behind Keystone, every worker running (member token; 1 and 16 clients)")
+        if os.geteuid() != 0:
+            sys.stdout.write("skipped: needs root (the all-in-one's dataplane)\n")
+        else:
+            bench_stack.main()
     if not only or "api" in only:
         from . import bench_api
 

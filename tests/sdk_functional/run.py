@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -34,8 +33,7 @@ from pathlib import Path
 import openstack
 
 from tests.keystone import fixture as ksfix
-from tests.keystone.directory import Directory
-from tests.support import free_port, wait_http
+from tests.keystone.allinone import keystone_allinone
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = Path(openstack.__file__).parent / "tests" / "functional" / "network" / "v2"
@@ -46,16 +44,6 @@ PER_TEST_TIMEOUT = int(os.environ.get("SDK_FUNC_TEST_TIMEOUT", "120"))
 
 def log(msg: str) -> None:
     print(f"[sdk-functional {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def identities(ks) -> Directory:
-    d = Directory(ks, PASSWORD)
-    for project in ("demo", "alt_demo", "service"):
-        d.project(project)
-    d.user("demo", "demo", "member")
-    d.user("alt_demo", "alt_demo", "member")
-    d.user("neutron", "service", "service")
-    return d
 
 
 def clouds_yaml(ks_url: str) -> str:
@@ -72,23 +60,6 @@ def clouds_yaml(ks_url: str) -> str:
     ])
 
 
-def start_allinone(var: str, ks_url: str, api_port: int) -> dict:
-    env = {**os.environ, "NETLEDGER_VAR_DIR": var, "NETLEDGER_API_PORT": str(api_port),
-           "NETLEDGER_NATS_PORT": str(free_port()), "NETLEDGER_AUTH_STRATEGY": "keystone",
-           "NETLEDGER_KEYSTONE_URL": ks_url, "NETLEDGER_KEYSTONE_SERVICE_USER": "neutron",
-           "NETLEDGER_KEYSTONE_SERVICE_PASSWORD": PASSWORD, "NETLEDGER_KEYSTONE_SERVICE_PROJECT": "service",
-           "NETLEDGER_PREFIX": "sdk" + uuid.uuid4().hex[:6]}
-    args = [str(ROOT / ".venv" / "bin" / "netledger"), "up", "--detach"]
-    if os.environ.get("SDK_FUNC_DATAPLANE", "1") == "0":
-        args.append("--no-l2")
-    subprocess.run(args, env=env, check=True, cwd=var)
-    return env
-
-
-def stop_allinone(env: dict, var: str) -> None:
-    subprocess.run([str(ROOT / ".venv" / "bin" / "netledger"), "down"], env=env, cwd=var, check=False)
-
-
 def run_suite(clouds: str, extra: list[str]) -> int:
     env = {**os.environ, "OS_CLIENT_CONFIG_FILE": clouds, "OPENSTACKSDK_FUNC_TEST_TIMEOUT": "60"}
     env.pop("OS_CLOUD", None)
@@ -97,7 +68,7 @@ def run_suite(clouds: str, extra: list[str]) -> int:
            "--rootdir", str(SUITE), *extra]
     log("running " + " ".join(cmd[3:]))
     with open(OUT / "pytest.log", "w") as out:
-        return subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(OUT)).returncode
+        return subprocess.run(cmd, check=False, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(OUT)).returncode
 
 
 def _reason(text: str) -> str:
@@ -134,31 +105,20 @@ def summarise() -> str:
 def main(argv: list[str]) -> int:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
-    var = tempfile.mkdtemp(prefix="nl-sdkfunc-")
-    log("starting Keystone")
-    ks = ksfix.start(free_port())
-    env = None
-    try:
-        directory = identities(ks)
-        api_port = free_port()
-        directory.endpoint(f"http://127.0.0.1:{api_port}")
-        log(f"starting the all-in-one (var {var}, API port {api_port})")
-        env = start_allinone(var, ks.url, api_port)
-        wait_http(f"http://127.0.0.1:{api_port}/", timeout=60)
+    log("starting Keystone and the all-in-one")
+    dataplane = os.environ.get("SDK_FUNC_DATAPLANE", "1") != "0"
+    with keystone_allinone(password=PASSWORD, projects={"demo": "demo", "alt_demo": "alt_demo"},
+                           dataplane=dataplane) as aio:
+        log(f"all-in-one at {aio.api_url} (var {aio.var}, dataplane {dataplane})")
         clouds = OUT / "clouds.yaml"
-        clouds.write_text(clouds_yaml(ks.url))
+        clouds.write_text(clouds_yaml(aio.keystone.url))
         started = time.monotonic()
         run_suite(str(clouds), argv)
         log(f"suite took {time.monotonic() - started:.0f} s")
-        summary = summarise()
-        (OUT / "summary.txt").write_text(summary)
-        sys.stdout.write(summary)
-        return 0
-    finally:
-        if env:
-            stop_allinone(env, var)
-        ks.stop()
-        shutil.rmtree(var, ignore_errors=True)
+    summary = summarise()
+    (OUT / "summary.txt").write_text(summary)
+    sys.stdout.write(summary)
+    return 0
 
 
 if __name__ == "__main__":
