@@ -108,8 +108,9 @@ def test_external_access_and_errors(trio, api):
     seen = bob.get(f"/v2.0/networks/{net['id']}")[1]["network"]
     assert seen["router:external"] is True
     neutron_error(*carol.get(f"/v2.0/networks/{net['id']}"), 404)
-    # Someone else's network: 404 if invisible, 403 if visible but not theirs.
-    neutron_error(*_share(carol, net, carol.headers["X-Project-Id"]), 404, "NetworkNotFound")
+    # Someone else's network: invisible is Neutron's callback failure (400 InvalidInput),
+    # visible but not theirs 403.
+    neutron_error(*_share(carol, net, carol.headers["X-Project-Id"]), 400, "InvalidInput")
     neutron_error(*_share(bob, net, carol.headers["X-Project-Id"]), 403)
     neutron_error(*owner.post("/v2.0/rbac-policies", {"rbac_policy": {
         "object_type": "qos_policy", "object_id": net["id"], "action": "access_as_shared",
