@@ -359,6 +359,9 @@ REFERENCES = [
     _ref("/v2.0/rbac-policies", "rbac_policy",
          lambda a, m=None: {"object_type": "network", "object_id": a["network"]["id"], "action": "access_as_shared",
                             "target_tenant": "p-third"}, 400, "InvalidInput"),
+    _ref("/v2.0/rbac-policies", "rbac_policy",
+         lambda a, m=None: {"object_type": "network", "object_id": a["ext"]["id"], "action": "access_as_shared",
+                            "target_tenant": "p-third"}, 400, "InvalidInput"),   # visible, not B's
     _ref(f"{FW}/firewall_policies", "firewall_policy", lambda a, m=None: {"firewall_rules": [a["firewall_rule"]["id"]]},
          404, "FirewallRuleNotFound"),
     _ref(f"{FW}/firewall_groups", "firewall_group",
