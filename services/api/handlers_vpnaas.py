@@ -15,12 +15,11 @@ from aiohttp import web
 
 from netledger.errors import NotFound
 
-from . import attributes, discovery
+from . import attributes, discovery, vpn_secrets
 from .attributes import COMMON, READ_ONLY, REQUIRED, Attr, only_empty, to_bool, to_int, to_str_list, to_uuid
 from .common import list_response, new_resource_id, read_json, respond, show
 from .deciders import vpnaas as decide
 from .deciders.network import _project
-from . import vpn_secrets
 from .handlers_router import interfaces, run_atomic
 
 
