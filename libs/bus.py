@@ -199,3 +199,6 @@ async def ensure_streams(bus: Bus, *, replicas: int = 1) -> None:
             except Exception as exc:  # another process created it at the same moment
                 log.info("kv create raced", bucket=bucket, error=repr(exc), attempt=attempt)
                 await asyncio.sleep(0.1)
+    from .secret_store import ensure_bucket
+
+    await ensure_bucket(bus, replicas=replicas)

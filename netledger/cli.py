@@ -81,6 +81,17 @@ def cmd_janitor(args) -> None:
     sys.stdout.write(f"released {released} orphaned claims\n")
 
 
+def cmd_secrets_migrate(args) -> None:
+    from netledger.tools.secrets_migrate import migrate
+
+    logs.setup("secrets")
+    cfg = _cfg(args)
+    done, skipped = asyncio.run(migrate(cfg, args.db or cfg.effective_db_path()))
+    sys.stdout.write(f"resealed {done} secrets, {skipped} skipped (changed meanwhile: run again)\n")
+    if skipped:
+        sys.exit(1)
+
+
 def cmd_up(args) -> None:
     from netledger.deploy.allinone import up
 
@@ -124,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = psub.add_parser("rebuild", help="fold the whole stream into a fresh database")
     r.add_argument("--db", required=True, help="path of the new database (must not exist)")
     r.set_defaults(func=cmd_rebuild)
+
+    s = sub.add_parser("secrets", help="secret tools")
+    ssub = s.add_subparsers(dest="scmd", required=True)
+    m = ssub.add_parser("migrate", help="reseal PSKs of connections written before sealing (see README)")
+    m.add_argument("--db", help="the projection to scan (default: this deployment's)")
+    m.set_defaults(func=cmd_secrets_migrate)
 
     s = sub.add_parser("janitor", help="release claims no resource uses (one sweep)")
     s.add_argument("--grace", type=float, default=120.0, help="only claims older than this many seconds")

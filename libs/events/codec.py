@@ -12,12 +12,13 @@ from typing import Any, Callable
 
 import msgspec
 
+from . import vpnaas
 from .envelope import Envelope
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 # old tag -> function returning the next version's dict (with its new "type").
-UPCASTERS: dict[str, Upcaster] = {}
+UPCASTERS: dict[str, Upcaster] = {**vpnaas.UPCASTERS}
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Envelope)

@@ -5,13 +5,18 @@ Five aggregates, one subject each (``subjects.aggregate(kind, id)``): ``ikepolic
 Created/Updated facts carry the *whole* resource value (a fold never merges partial
 updates, so replay is trivially identical); Deleted carries the id.
 
-Secrets: a site connection's PSK travels in its facts (Neutron stores and returns it
-to the owner too) and in the VPN intent; nothing may log these structs as a whole.
+Secrets: a site connection's PSK is :class:`~.secrets.Sealed` in its facts (version 2;
+version 1 carried it in plaintext and is upcast on read, see ``_upcast_v1``) and in the
+VPN intent (``psk_sealed``); only the VPN worker opens it, in memory, to write charon's
+file. Nothing may log these structs as a whole.
 """
 
 from __future__ import annotations
 
+import base64
+
 from .base import Event, Struct
+from .secrets import PLAIN, Sealed
 
 VPN_BUCKET = "NL_VPN"
 
@@ -80,7 +85,7 @@ class SiteConnection(Struct, frozen=True, kw_only=True):
     ipsecpolicy_id: str
     peer_address: str
     peer_id: str
-    psk: str
+    psk: Sealed
     router_id: str = ""               # of the VPN service (fixed: a service never moves)
     name: str = ""
     description: str = ""
@@ -142,12 +147,28 @@ class EndpointGroupDeleted(Event, tag="EndpointGroupDeleted", frozen=True, kw_on
     id: str
 
 
-class SiteConnectionCreated(Event, tag="SiteConnectionCreated", frozen=True, kw_only=True):
+class SiteConnectionCreated(Event, tag="SiteConnectionCreated.v2", frozen=True, kw_only=True):
+    """v2: ``value.psk`` is sealed (v1 held the plaintext)."""
+
     value: SiteConnection
 
 
-class SiteConnectionUpdated(Event, tag="SiteConnectionUpdated", frozen=True, kw_only=True):
+class SiteConnectionUpdated(Event, tag="SiteConnectionUpdated.v2", frozen=True, kw_only=True):
     value: SiteConnection
+
+
+def _upcast_v1(event: dict) -> dict:
+    """A v1 connection fact (plaintext ``psk``) as v2: the PSK marked unsealed
+    (scheme "none"), so reads still work until ``netledger secrets migrate`` reseals it
+    in a new fact. The old event keeps its bytes: the log is immutable."""
+    value = dict(event.get("value") or {})
+    if isinstance(value.get("psk"), str):
+        value["psk"] = {"scheme": PLAIN, "ciphertext": base64.b64encode(value["psk"].encode()).decode()}
+    return {**event, "type": event["type"] + ".v2", "value": value}
+
+
+# merged into codec.UPCASTERS (old tag -> next version's dict)
+UPCASTERS = {"SiteConnectionCreated": _upcast_v1, "SiteConnectionUpdated": _upcast_v1}
 
 
 class SiteConnectionDeleted(Event, tag="SiteConnectionDeleted", frozen=True, kw_only=True):
@@ -182,7 +203,6 @@ class VpnConnectionIntent(Struct, frozen=True, kw_only=True):
     local_id: str
     peer_address: str
     peer_id: str
-    psk: str
     local_cidrs: tuple[str, ...]
     peer_cidrs: tuple[str, ...]
     ike: IkePolicy
@@ -190,6 +210,13 @@ class VpnConnectionIntent(Struct, frozen=True, kw_only=True):
     initiator: str = "bi-directional"
     dpd: Dpd = Dpd()
     mtu: int = 1500
+    # Sealed in the intent too (the KV bucket is in the same store files as the log);
+    # the worker opens it into ``psk`` in memory only, just before rendering.
+    psk_sealed: Sealed | None = None
+    psk: str = ""
+
+    def __repr__(self) -> str:
+        return f"VpnConnectionIntent(connection_id={self.connection_id!r})"
 
 
 class VpnIntent(Struct, frozen=True, kw_only=True):

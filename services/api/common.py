@@ -122,7 +122,8 @@ def changed_since(values: list[str]) -> str | None:
 
 
 def list_response(request: web.Request, reader, kind: str, collection: str, attributes: frozenset[str],
-                  *, shared_visible: bool = False) -> web.Response:
+                  *, shared_visible: bool = False, post=None) -> web.Response:
+    """One page of a collection; ``post`` maps each body (e.g. opening a sealed PSK)."""
     params = list(request.query.items())
     since = changed_since([v for k, v in params if k == "changed_since"])
     q = query.parse_list_query([(k, v) for k, v in params if k != "changed_since"], attributes=attributes)
@@ -130,6 +131,8 @@ def list_response(request: web.Request, reader, kind: str, collection: str, attr
     rows = reader.list(kind, q, ctx.scope(kind), shared_visible=shared_visible, changed_since=since)
     if not ctx.is_admin and kind in ADMIN_ONLY_VIEW:
         rows = [for_caller(b, kind, ctx) for b in rows]
+    if post is not None:
+        rows = [post(b) for b in rows]
     base = f"{request.scheme}://{request.host}"
     return json_response(query.page_result(rows, q, collection=collection, url_base=base,
                                            path=request.path, params=params))

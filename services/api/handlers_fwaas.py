@@ -154,6 +154,10 @@ def _check_refs(svc, ctx, kind: str, req: dict, group_id: str, project: str) -> 
             if req.get(attr):
                 fetch(svc, ctx, "firewall_policy", req[attr])
         if "ports" in req:
+            for pid in req["ports"]:      # fwaas looks ports up with the caller's context
+                row = None if ctx.is_admin else svc.reader.row("ports", pid)
+                if row is not None and row["project_id"] != ctx.project_id:
+                    raise NotFound(f"Port {pid} could not be found.", type="PortNotFound")
             found, taken = _port_facts(svc, req["ports"])
             decide.check_ports(group_id, project, req["ports"], found=found, taken=taken, is_admin=ctx.is_admin)
 

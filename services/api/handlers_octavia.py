@@ -15,7 +15,7 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from netledger.errors import BadRequest, NeutronError, NotFound
+from netledger.errors import BadRequest, Forbidden, NeutronError, NotFound
 
 from .common import json_response, new_resource_id, read_json
 from .deciders import octavia as decide
@@ -37,6 +37,8 @@ def octavia_errors(fn):
     @functools.wraps(fn)
     async def wrapped(request: web.Request) -> web.Response:
         try:
+            if request.method in ("POST", "PUT", "DELETE"):
+                require_member(request["ctx"])
             return await fn(request)
         except NeutronError as exc:
             return _fault(exc.status, exc.message)
@@ -53,6 +55,23 @@ def _fault(status: int, message: str) -> web.Response:
                           "debuginfo": None}, status=status)
 
 
+# --- access -----------------------------------------------------------------------
+# Octavia loads an object, then enforces ``project_id:%(project_id)s`` on it: another
+# project's load balancer tree is 403 (not Neutron's 404); writes need the member role
+# (load-balancer_member / member), so a reader's write is 403 too.
+FORBIDDEN = "Policy does not allow this request to be performed."
+
+
+def require_member(ctx) -> None:
+    if not ctx.is_admin and "member" not in ctx.roles:
+        raise Forbidden(FORBIDDEN)
+
+
+def _owned(ctx, project_id: str) -> None:
+    if not ctx.is_admin and project_id != ctx.project_id:
+        raise Forbidden(FORBIDDEN)
+
+
 # --- reads ------------------------------------------------------------------------
 
 def _report(svc, lb_id: str, host: str) -> Report:
@@ -66,16 +85,18 @@ def _report(svc, lb_id: str, host: str) -> Report:
 def load(svc, ctx, lb_id: str) -> tuple[decide.O.LbState, int, Report]:
     row = svc.reader.conn.execute("SELECT state, seq, host, project_id FROM loadbalancers WHERE id = ?",
                                   [lb_id]).fetchone()
-    if row is None or (not ctx.is_admin and row[3] != ctx.project_id):
+    if row is None:
         raise decide.not_found("loadbalancer", lb_id)
+    _owned(ctx, row[3])
     return _dec_state.decode(row[0]), row[1], _report(svc, lb_id, row[2])
 
 
 def lb_of(svc, ctx, kind: str, child_id: str) -> str:
     row = svc.reader.conn.execute("SELECT lb_id, project_id FROM lb_children WHERE id = ? AND kind = ?",
                                   [child_id, kind]).fetchone()
-    if row is None or (not ctx.is_admin and row[1] != ctx.project_id):
+    if row is None:
         raise decide.not_found(kind, child_id)
+    _owned(ctx, row[1])
     return row[0]
 
 
@@ -132,13 +153,13 @@ def _svc(request):
     return request.app["svc"]
 
 
-def _vip_port_request(svc, fields: dict, lb_id: str) -> dict:
+def _vip_port_request(svc, fields: dict, lb_id: str, ctx=None) -> dict:
     if fields.get("vip_subnet_id"):
-        sub, _ = _get(svc, "subnet", fields["vip_subnet_id"])
+        sub, _ = _get(svc, "subnet", fields["vip_subnet_id"], ctx)
         fixed = {"subnet_id": sub["id"], **({"ip_address": fields["vip_address"]} if fields.get("vip_address") else {})}
         net_id, fixed_ips = sub["network_id"], [fixed]
     elif fields.get("vip_network_id"):
-        net_id, fixed_ips = _get(svc, "network", fields["vip_network_id"])[0]["id"], None
+        net_id, fixed_ips = _get(svc, "network", fields["vip_network_id"], ctx)[0]["id"], None
     else:
         raise BadRequest("Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.")
     # Octavia guards the VIP with a security group of its own making; here HAProxy itself
@@ -150,10 +171,18 @@ def _vip_port_request(svc, fields: dict, lb_id: str) -> dict:
     return req
 
 
-def _get(svc, kind: str, id: str) -> tuple[dict, int]:
+def _get(svc, kind: str, id: str, ctx=None) -> tuple[dict, int]:
+    """A VIP's subnet/network/port as the caller sees it (Octavia asks Neutron with the
+    user's token): someone else's is Octavia's 400 InvalidSubresource."""
     try:
-        return svc.reader.get(kind, id, None)
+        if ctx is not None and kind == "subnet":        # a shared (or RBAC-granted) network's subnet
+            found = svc.reader.get(kind, id, None)
+            svc.reader.get("network", found[0]["network_id"], ctx.scope("network"), shared_ok=True)
+            return found
+        return svc.reader.get(kind, id, ctx.scope(kind) if ctx is not None else None, shared_ok=True)
     except NotFound:
+        if ctx is not None:
+            raise BadRequest(f"{kind.capitalize()} {id} not found.") from None
         raise NotFound(f"{kind.capitalize()} {id} not found.") from None
 
 
@@ -164,7 +193,7 @@ async def lb_create(request: web.Request) -> web.Response:
     lb_id = new_resource_id(ctx, "loadbalancer")
     project = fields.get("project_id") or ctx.project_id
     if fields.get("vip_port_id"):
-        port, _ = _get(svc, "port", fields["vip_port_id"])
+        port, _ = _get(svc, "port", fields["vip_port_id"], ctx)
         if not port["fixed_ips"]:
             raise BadRequest(f"Validation failure: port {port['id']} has no address.")
         given = msgspec.convert({"port_id": port["id"], "network_id": port["network_id"],
@@ -174,7 +203,7 @@ async def lb_create(request: web.Request) -> web.Response:
             return decide.decide_lb_create(fields, lb_id=lb_id, project_id=project, vip_port=given,
                                            subjects=svc.subjects)
     else:
-        port_req = _vip_port_request(svc, fields, lb_id)
+        port_req = _vip_port_request(svc, fields, lb_id, ctx)
         vip_id = new_resource_id(ctx, "lb-vip")
 
         def plan(won):

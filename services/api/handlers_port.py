@@ -54,8 +54,13 @@ async def ensure_default_group(svc, ctx, reqs: list[dict]) -> None:
         await ensure_default(svc, ctx, project, wait=False)
 
 
-def sg_known(svc):
-    return lambda sg_id: svc.reader.row("security_groups", sg_id) is not None
+def sg_known(svc, ctx=None):
+    """A group the port may use: it exists and (Neutron's _get_security_groups_on_port)
+    belongs to the caller's project, unless the caller is an admin."""
+    def known(sg_id: str) -> bool:
+        row = svc.reader.row("security_groups", sg_id)
+        return row is not None and (ctx is None or ctx.is_admin or row["project_id"] == ctx.project_id)
+    return known
 
 
 def plan_create(svc, ctx, req, port_id, won=None):
@@ -64,7 +69,7 @@ def plan_create(svc, ctx, req, port_id, won=None):
     return decide.decide_create(ctx, req, port_id=port_id, network=net, tree_seq=tree_seq,
                                 subnets=svc.reader.subnets_of(net["id"]), claims=svc.claims, agents=svc.agents,
                                 subjects=svc.subjects, rng=svc.rng, mac_base=svc.cfg.mac_base, won=won,
-                                sg_known=sg_known(svc))
+                                sg_known=sg_known(svc, ctx))
 
 
 def check_network_owner_attrs(ctx, net: dict, req: dict) -> None:
@@ -104,7 +109,7 @@ async def update(request: web.Request) -> web.Response:
         return decide.decide_update(ctx, cur, seq, changes, network=net,
                                     subnets=svc.reader.subnets_of(net["id"]), claims=svc.claims,
                                     agents=svc.agents, subjects=svc.subjects, rng=svc.rng, won=ledger.won,
-                                    sg_known=sg_known(svc))
+                                    sg_known=sg_known(svc, ctx))
 
     await run_with_retries(plan, svc.writer, ctx, ledger=ledger)
     body, _ = svc.reader.get("port", pid, None)

@@ -11,7 +11,7 @@ import contextlib
 
 from aiohttp import web
 
-from netledger.errors import BadRequest, NotFound
+from netledger.errors import BadRequest, InvalidInput, NotFound
 
 from . import store_quota
 from .common import delete_idempotently, json_response, new_resource_id, read_json
@@ -89,7 +89,9 @@ async def create(request: web.Request) -> web.Response:
         try:
             net, seq = svc.reader.get("network", req["object_id"], ctx.scope(), shared_ok=True)
         except NotFound:
-            raise NotFound(f"Network {req['object_id']} could not be found.", type="NetworkNotFound") from None
+            # Neutron looks the network up in a BEFORE_CREATE callback; its failure comes
+            # back as CallbackFailure -> InvalidInput (400), not NetworkNotFound.
+            raise InvalidInput(f"Network {req['object_id']} could not be found.") from None
         return decide.decide_create(ctx, req, policy_id=policy_id, network=net, network_seq=seq,
                                     tree_seq=svc.reader.network_tree_seq(net["id"]),
                                     rows=rows_of(svc.reader, net["id"]), subjects=svc.subjects)

@@ -167,9 +167,15 @@ def get_router(svc, ctx, router_id: str) -> tuple[dict, int]:
         raise NotFound(f"Router {router_id} could not be found", type="RouterNotFound") from None
 
 
-def external_network(svc, network_id: str, resource: str = "router") -> dict:
+def external_network(svc, network_id: str, resource: str = "router", ctx=None) -> dict:
+    """The gateway's network. With ``ctx`` (routers: Neutron's _validate_gw_info looks it
+    up with the caller's context) a network the caller cannot see is NetworkNotFound,
+    not "not external"; floating IPs check externality without the caller's view."""
     try:
         net, _ = svc.reader.get("network", network_id, None)
+        if ctx is not None and not (ctx.is_admin or net.get("project_id") == ctx.project_id
+                                    or net.get("shared") or net.get("router:external")):
+            svc.reader.get("network", network_id, ctx.scope("network"), shared_ok=True)   # an RBAC grant
     except NotFound:
         raise NotFound(f"Network {network_id} could not be found.", type="NetworkNotFound") from None
     decide.check_external(net, resource)
@@ -192,7 +198,7 @@ def gateway_port_plan(svc, ctx, router_id: str, gw: dict, port_id: str, won) -> 
         attr = "enable_snat" if "enable_snat" in gw else "external_fixed_ips"
         raise Forbidden(f"(rule:create_router:external_gateway_info:{attr}) is disallowed by policy",
                                    type="PolicyNotAuthorized")
-    external_network(svc, gw["network_id"])
+    external_network(svc, gw["network_id"], ctx=ctx)
     req = {"network_id": gw["network_id"], "device_owner": decide.OWNER_GATEWAY, "device_id": router_id,
            "binding:host_id": router_host(svc, router_id), "admin_state_up": True}
     if gw.get("external_fixed_ips"):

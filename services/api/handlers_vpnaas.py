@@ -3,9 +3,10 @@
 Five resource kinds share one CRUD path: validate the body (attribute specs below),
 build the whole resource value, run the cross-resource checks against the projection,
 and publish one fact expecting the resource's last sequence (``run_atomic`` re-reads
-and decides again on a lost race, then waits for read-your-writes). The PSK is part of
-the connection body, as Neutron returns it; it is never logged (request logs carry
-method, path and status only).
+and decides again on a lost race, then waits for read-your-writes). The PSK is sealed
+before it enters a fact and opened only for response bodies, as Neutron returns it
+(vpn_secrets); deleting a connection shreds its key. It is never logged (request logs
+carry method, path and status only).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from netledger.errors import NotFound
 
-from . import attributes, discovery
+from . import attributes, discovery, vpn_secrets
 from .attributes import COMMON, READ_ONLY, REQUIRED, Attr, only_empty, to_bool, to_int, to_str_list, to_uuid
 from .common import list_response, new_resource_id, read_json, respond, show
 from .deciders import vpnaas as decide
@@ -143,6 +144,8 @@ def crud(kind: str):
         ctx, svc = request["ctx"], request.app["svc"]
         req = attributes.validate_body(kind, await read_json(request), create=True, is_admin=ctx.is_admin)
         rid = new_resource_id(ctx, kind)
+        if kind == "ipsec_site_connection":
+            req["psk"] = await vpn_secrets.seal_psk(svc, rid, req["psk"])
         fields = _fields(svc, kind, {**req, "id": rid, "project_id": _project(ctx, req)})
 
         def plan(won):
@@ -150,24 +153,36 @@ def crud(kind: str):
             check(svc, ctx, kind, value)
             return decide.decide_create(kind, value, svc.subjects)
 
-        if not ctx.idempotency_key or svc.reader.row(f"{kind}s_v", rid) is None:
-            await run_atomic(plan, svc, ctx)
+        try:
+            if not ctx.idempotency_key or svc.reader.row(f"{kind}s_v", rid) is None:
+                await run_atomic(plan, svc, ctx)
+        except Exception:
+            if kind == "ipsec_site_connection" and svc.reader.row(f"{kind}s_v", rid) is None:
+                await vpn_secrets.destroy(svc, rid)     # rejected: its fresh key must not linger
+            raise
         body, _ = svc.reader.get(kind, rid, None)
-        return respond(request, kind, body, status=201)
+        return respond(request, kind, await vpn_secrets.reveal(svc, body), status=201)
 
     async def get(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], request.app["svc"]
         body, _ = get_resource(svc, ctx, kind, request.match_info["id"])
-        return show(body, request, kind)
+        return show(await vpn_secrets.reveal(svc, body), request, kind)
 
     async def index(request: web.Request) -> web.Response:
-        return list_response(request, request.app["svc"].reader, kind, BODY_LIST.get(kind, COLLECTIONS[kind]),
-                             frozenset(SPECS[kind]))
+        svc, post = request.app["svc"], None
+        if kind == "ipsec_site_connection":
+            await vpn_secrets.prefetch(svc, vpn_secrets.visible_key_ids(svc, request["ctx"].scope(kind)))
+            post = lambda body: vpn_secrets.reveal_cached(svc, body)  # noqa: E731
+        return list_response(request, svc.reader, kind, BODY_LIST.get(kind, COLLECTIONS[kind]),
+                             frozenset(SPECS[kind]), post=post)
 
     async def update(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], request.app["svc"]
         changes = attributes.validate_body(kind, await read_json(request), create=False, is_admin=ctx.is_admin)
         rid = request.match_info["id"]
+        if kind == "ipsec_site_connection" and "psk" in changes:
+            get_resource(svc, ctx, kind, rid)            # 404 before any key is made
+            changes["psk"] = vpn_secrets.full(await vpn_secrets.seal_psk(svc, rid, changes["psk"]))
 
         def plan(won):
             cur, seq = get_resource(svc, ctx, kind, rid)
@@ -182,7 +197,7 @@ def crud(kind: str):
 
         await run_atomic(plan, svc, ctx)
         body, _ = svc.reader.get(kind, rid, None)
-        return respond(request, kind, body)
+        return respond(request, kind, await vpn_secrets.reveal(svc, body))
 
     async def delete(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], request.app["svc"]
@@ -193,6 +208,8 @@ def crud(kind: str):
             return decide.decide_delete(kind, rid, seq, svc.subjects, users=users(svc, kind, rid))
 
         await run_atomic(plan, svc, ctx)
+        if kind == "ipsec_site_connection":
+            await vpn_secrets.destroy(svc, rid)          # after the fact: the secret is gone for good
         return web.Response(status=204)
 
     return create, get, index, update, delete

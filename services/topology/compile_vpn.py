@@ -71,7 +71,7 @@ def _connection(inp: VpnInputs, service: dict, c: dict, local_ip: str) -> VpnCon
     conn = _policy(SiteConnection, {**c, "router_id": inp.router["id"]})
     return VpnConnectionIntent(
         connection_id=conn.id, local_address=local_ip, local_id=conn.local_id or local_ip,
-        peer_address=conn.peer_address, peer_id=conn.peer_id, psk=conn.psk, local_cidrs=local,
+        peer_address=conn.peer_address, peer_id=conn.peer_id, psk_sealed=conn.psk, local_cidrs=local,
         peer_cidrs=tuple(sorted(peer)), ike=_policy(IkePolicy, ike), ipsec=_policy(IpsecPolicy, ipsec),
         initiator=conn.initiator, dpd=conn.dpd, mtu=conn.mtu)
 

@@ -108,9 +108,10 @@ def test_external_access_and_errors(trio, api):
     seen = bob.get(f"/v2.0/networks/{net['id']}")[1]["network"]
     assert seen["router:external"] is True
     neutron_error(*carol.get(f"/v2.0/networks/{net['id']}"), 404)
-    # Someone else's network: 404 if invisible, 403 if visible but not theirs.
-    neutron_error(*_share(carol, net, carol.headers["X-Project-Id"]), 404, "NetworkNotFound")
-    neutron_error(*_share(bob, net, carol.headers["X-Project-Id"]), 403)
+    # Someone else's network: Neutron checks both in a BEFORE_CREATE callback, whose
+    # failure is 400 InvalidInput (invisible: not found; visible: not the owner).
+    neutron_error(*_share(carol, net, carol.headers["X-Project-Id"]), 400, "InvalidInput")
+    neutron_error(*_share(bob, net, carol.headers["X-Project-Id"]), 400, "InvalidInput")
     neutron_error(*owner.post("/v2.0/rbac-policies", {"rbac_policy": {
         "object_type": "qos_policy", "object_id": net["id"], "action": "access_as_shared",
         "target_tenant": "x"}}), 400)

@@ -7,6 +7,7 @@ import msgspec
 import pytest
 
 from netledger.errors import BadRequest, Conflict
+from netledger.libs import secrets
 from netledger.libs.events import vpnaas as V
 from netledger.libs.events.envelope import wrap
 from netledger.libs.events.subjects import Subjects
@@ -16,6 +17,7 @@ from netledger.services.topology.evolve import Put
 from netledger.services.topology.evolve.vpnaas import evolve_vpn
 
 SUB = Subjects("nl")
+KEY = bytes(range(32))
 ROUTER = {"id": "r1", "admin_state_up": True,
           "external_gateway_info": {"external_fixed_ips": [{"subnet_id": "e", "ip_address": "203.0.113.11"}]}}
 
@@ -31,7 +33,7 @@ def values():
                                                            "endpoints": ["10.62.0.0/24"]})),
         ("ipsec_site_connection", decide.build("ipsec_site_connection", {
             "id": "c1", "project_id": "p", "vpnservice_id": "svc", "ikepolicy_id": "ike", "ipsecpolicy_id": "esp",
-            "peer_address": "203.0.113.12", "peer_id": "203.0.113.12", "psk": "k", "router_id": "r1",
+            "peer_address": "203.0.113.12", "peer_id": "203.0.113.12", "psk": secrets.seal(KEY, "c1", "k", nonce=bytes(12)), "router_id": "r1",
             "local_ep_group_id": "lg", "peer_ep_group_id": "pg", "dpd": {"interval": 10}})),
     ]
 
@@ -55,7 +57,9 @@ def test_facts_fold_identically_on_replay():
         events += [(kind, p.event) for p in decide.decide_create(kind, v, SUB).facts]
     assert fold_all(events) == fold_all(events)
     body = msgspec.json.decode(fold_all(events)[("ipsec_site_connections", "c1")]["body"])
-    assert body["dpd"] == {"action": "hold", "interval": 10, "timeout": 120} and body["psk"] == "k"
+    assert body["dpd"] == {"action": "hold", "interval": 10, "timeout": 120}
+    sealed = msgspec.convert(body["psk"], secrets.Sealed)
+    assert sealed.key_id == "c1" and "k" not in body["psk"].values() and secrets.open_sealed(sealed, KEY) == "k"
     assert body["route_mode"] == "static" and "router_id" not in body
 
 
@@ -96,6 +100,8 @@ def test_compile_router_intent():
     assert (c.local_address, c.local_id, c.local_cidrs, c.peer_cidrs) == (
         "203.0.113.11", "203.0.113.11", ("10.61.0.0/24",), ("10.62.0.0/24",))
     assert c.ike.ike_version == "v2" and c.dpd.interval == 10
+    assert c.psk == "" and c.psk_sealed.key_id == "c1", "the intent bucket holds ciphertext, never the PSK"
+    assert secrets.open_sealed(c.psk_sealed, KEY) == "k"
     assert list(compile_router(inputs())) == ["h1.vpn.r1"]
     assert compile_router(inputs()) == compile_router(inputs()), "byte-equal: publishing is idempotent"
 

@@ -21,6 +21,8 @@ import uuid
 import msgspec
 import structlog
 
+from netledger.libs.secret_store import SecretStore
+
 from netledger.libs.worker_runtime import apply_entry, every
 from netledger.libs.bus import Bus
 from netledger.libs.events.envelope import utc_now, wrap
@@ -58,6 +60,7 @@ class VpnWorker:
         self.replayed, self.synced = asyncio.Event(), asyncio.Event()
         self.started_at = utc_now()
         self.log = log.bind(host=cfg.host)
+        self.secrets: SecretStore | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         kv = await self.bus.js.key_value(self.bucket)
@@ -125,8 +128,20 @@ class VpnWorker:
         finally:
             structlog.contextvars.unbind_contextvars("key")
 
+    async def _open_psks(self, intent: VpnIntent) -> VpnIntent:
+        """The intent with each sealed PSK opened, in memory only (the intent bucket and
+        the log hold ciphertext; charon's 0600 file is where the plaintext has to be).
+        A shredded key raises: that router retries and reports ERROR."""
+        if self.secrets is None:
+            self.secrets = await SecretStore.open(self.bus)
+        conns = [msgspec.structs.replace(c, psk=await self.secrets.open_sealed(c.psk_sealed), psk_sealed=None)
+                 if c.psk_sealed is not None else c for c in intent.connections]
+        return msgspec.structs.replace(intent, connections=tuple(conns))
+
     async def reconcile(self, rid: str) -> None:
         intent = self.intents.get(rid)
+        if intent is not None:
+            intent = await self._open_psks(intent)
         ns = self.cfg.netns(rid)
         wanted = want(intent, ns, self.cfg.statedir(rid)) if intent is not None else None
         seen = await self.driver.observe(rid)

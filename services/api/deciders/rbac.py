@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 
-from netledger.errors import BadRequest, Conflict, Forbidden
+from netledger.errors import BadRequest, Conflict, InvalidInput
 from netledger.libs.events.network import NetworkUpdated
 from netledger.libs.events.rbac import RbacPolicyCreated, RbacPolicyDeleted, RbacPolicyUpdated
 from netledger.libs.events.subjects import Subjects
@@ -76,9 +76,10 @@ def _one_of(req: dict, name: str, allowed: tuple) -> None:
 
 
 def _owner_check(ctx: RequestContext, net: dict) -> None:
-    # A shared network is visible to others, but only its owner (or an admin) shares it.
+    # A shared network is visible to others, but only its owner (or an admin) shares it;
+    # Neutron checks this in a BEFORE_CREATE callback, so it answers 400 InvalidInput.
     if not ctx.is_admin and net["project_id"] != ctx.project_id:
-        raise Forbidden("(rule:create_rbac_policy) is disallowed by policy", type="PolicyNotAuthorized")
+        raise InvalidInput("Only admins can manipulate policies on networks they do not own.")
 
 
 def _duplicate(policies: list[dict], action: str, target: str, skip: str = "") -> None:
