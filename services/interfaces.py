@@ -20,6 +20,7 @@ class Interfaces:
     async def stop(self) -> None:
         if self.grpc:
             await self.grpc.stop(grace=1)
+            await self.grpc.netledger_hub.stop()
         if self.commands:
             await self.commands.stop()
         if self.nova:

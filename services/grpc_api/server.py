@@ -10,6 +10,7 @@ from grpc_reflection.v1alpha import reflection
 from . import convert
 from .gen import netledger_v1_pb2 as pb
 from .gen import netledger_v1_pb2_grpc as pb_grpc
+from .hub import Hub
 from .servicers import Caller, CollectionServicer
 from .watch import EventsServicer
 
@@ -26,7 +27,10 @@ async def start(cfg, app, svc) -> grpc.aio.Server | None:
     for service, collection, member in convert.COLLECTIONS:
         getattr(pb_grpc, f"add_{service}Servicer_to_server")(CollectionServicer(caller, collection, member), server)
         names.append(pb.DESCRIPTOR.services_by_name[service].full_name)
-    pb_grpc.add_EventsServicer_to_server(EventsServicer(caller, svc.bus), server)
+    hub = Hub(svc.bus)
+    await hub.start()
+    server.netledger_hub = hub   # stopped with the server (services/interfaces.py)
+    pb_grpc.add_EventsServicer_to_server(EventsServicer(caller, hub), server)
     names.append(pb.DESCRIPTOR.services_by_name["Events"].full_name)
     checker = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
