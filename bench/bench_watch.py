@@ -33,11 +33,9 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else 0.0
 
 
-async def watch(stub, project: str, seen: dict, ready: asyncio.Event, started: list) -> None:
+async def watch(stub, project: str, seen: dict) -> None:
     call = stub.Watch(pb.WatchRequest(kinds=["port"], project=project),
                       metadata=(("x-project-id", project),))
-    started.append(1)
-    ready.set() if len(started) else None
     async for change in call:
         if change.type == "PortCreated":
             seen[change.id] = time.perf_counter()
@@ -71,8 +69,7 @@ async def run(api: str, target: str, ports: int, streams: int) -> dict:
     for ch in channels:
         await ch.channel_ready()
     seen = [dict() for _ in range(streams)]
-    ready, started = asyncio.Event(), []
-    tasks = [asyncio.create_task(watch(pb_grpc.EventsStub(channels[i % CHANNELS]), project, seen[i], ready, started))
+    tasks = [asyncio.create_task(watch(pb_grpc.EventsStub(channels[i % CHANNELS]), project, seen[i]))
              for i in range(streams)]
     await asyncio.sleep(2.0)   # every stream subscribed and caught up (the history is one network)
     t0 = time.perf_counter()
