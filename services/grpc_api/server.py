@@ -17,6 +17,15 @@ from .watch import EventsServicer
 log = structlog.get_logger("grpc")
 
 
+def _add_events(server, servicer) -> None:
+    """Events.Watch with pre-serialised responses: a Change shared by N streams is
+    serialised once (the generated registration would serialise it per stream)."""
+    handlers = {"Watch": grpc.unary_stream_rpc_method_handler(
+        servicer.Watch, request_deserializer=pb.WatchRequest.FromString, response_serializer=bytes)}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("netledger.v1.Events", handlers),))
+    server.add_registered_method_handlers("netledger.v1.Events", handlers)
+
+
 async def start(cfg, app, svc) -> grpc.aio.Server | None:
     """Serve on cfg.grpc_host:grpc_port; None (logged) if the port cannot be bound, so
     a busy port never takes the REST API down with it."""
@@ -30,7 +39,7 @@ async def start(cfg, app, svc) -> grpc.aio.Server | None:
     hub = Hub(svc.bus)
     await hub.start()
     server.netledger_hub = hub   # stopped with the server (services/interfaces.py)
-    pb_grpc.add_EventsServicer_to_server(EventsServicer(caller, hub), server)
+    _add_events(server, EventsServicer(caller, hub))
     names.append(pb.DESCRIPTOR.services_by_name["Events"].full_name)
     checker = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)

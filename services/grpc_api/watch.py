@@ -20,13 +20,14 @@ from .hub import Overflow
 log = structlog.get_logger("grpc.watch")
 
 
-def _change(item, owner: str) -> pb.Change:
-    """Built once per event and owner, shared by every stream that delivers it."""
+def _change(item, owner: str) -> bytes:
+    """The serialised Change, built once per event and owner and shared by every
+    stream that delivers it (the Watch handler's serializer passes bytes through)."""
     change = item.built.get(owner)
     if change is None:
         fields = change_fields(item.env, item.seq, owner)
         fields["event"] = convert.to_struct(fields["event"])
-        change = item.built[owner] = pb.Change(**fields)
+        change = item.built[owner] = pb.Change(**fields).SerializeToString()
     return change
 
 
