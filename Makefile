@@ -2,7 +2,7 @@
 VENV ?= .venv
 NL := $(VENV)/bin/netledger
 
-.PHONY: install up down test test-fast bench soak sdk-functional clean
+.PHONY: install up down test test-fast bench soak sdk-functional clean proto
 
 install:
 	@./deploy/install.sh
@@ -29,6 +29,10 @@ soak: install
 # openstacksdk's own functional network tests against the all-in-one behind a real Keystone.
 sdk-functional: install
 	@$(VENV)/bin/python -m tests.sdk_functional.run
+
+# Regenerate services/grpc_api/gen from services/grpc_api/protos.
+proto:
+	@PYTHON=$(VENV)/bin/python ./services/grpc_api/regen.sh
 
 clean:
 	rm -rf var .pytest_cache

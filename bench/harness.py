@@ -22,14 +22,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def stack(*, sync_always: bool = True, api_processes: int = 1):
+def stack(*, sync_always: bool = True, api_processes: int = 1, extra_env: dict | None = None):
     """Yields (api_url, nats_url, workdir); everything is stopped by pid afterwards."""
     work = tempfile.mkdtemp(prefix="nl-bench-")
     nport = free_port()
     nats = nats_deploy.start(workdir=os.path.join(work, "nats"), port=nport, sync_always=sync_always)
     nats_url = f"nats://127.0.0.1:{nport}"
     env = {**os.environ, "NETLEDGER_VAR_DIR": work,
-           "NETLEDGER_LOG_LEVEL": os.environ.get("NL_BENCH_LOG_LEVEL", "warning")}
+           "NETLEDGER_LOG_LEVEL": os.environ.get("NL_BENCH_LOG_LEVEL", "warning"),
+           "NETLEDGER_GRPC_PORT": "0", **(extra_env or {})}
     procs = []
     try:
         base = [sys.executable, "-m", "netledger.cli", "--nats", nats_url]

@@ -53,6 +53,11 @@ def main() -> None:
         _section("Projection rebuild (events folded per second)")
         fig = bench_projection.main(int(os.environ.get("BENCH_PROJECTION_EVENTS", "100000")))
         sys.stdout.write(f"{fig['messages']} events folded in {fig['seconds']} s = {fig['per_second']} events/s\n")
+    if not only or "watch" in only:
+        from . import bench_watch
+
+        _section("gRPC Watch fan-out (50 streams while 1,000 ports are created; POST start -> seen on stream)")
+        bench_watch.main([])
     for name in ("bench_l2", "bench_active", "bench_sg", "bench_l3", "bench_dhcp", "bench_lb", "bench_fw", "bench_vpn"):
         if only and name.removeprefix("bench_") not in only:
             continue

@@ -66,7 +66,8 @@ def _start_dataplane(paths: dict):
 
 
 def ready_line(cfg: Config) -> str:
-    return (f"netledger ready: API http://{cfg.api_host}:{cfg.api_port}/v2.0  NATS {cfg.effective_nats_url}  "
+    grpc = f"gRPC {cfg.grpc_host}:{cfg.grpc_port}  " if cfg.grpc_port else ""
+    return (f"netledger ready: API http://{cfg.api_host}:{cfg.api_port}/v2.0  {grpc}NATS {cfg.effective_nats_url}  "
             f"projection {os.path.abspath(cfg.effective_db_path)}  logs {_paths(cfg)['log']}  "
             f"dataplane namespace {AIO_NETNS} (OVS db unix:{_paths(cfg)['var']}/ovs/db.sock)")
 

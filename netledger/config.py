@@ -67,6 +67,22 @@ class Config:
     quota_security_group: int = -1
     quota_security_group_rule: int = -1
     quota_rbac_policy: int = -1
+    # Other interfaces of the API process (services/interfaces.py). gRPC netledger.v1
+    # on grpc_host:grpc_port (0 = off); NATS request/reply commands on <prefix>.cmd.>.
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 9698
+    bus_commands: bool = True
+    # Nova external events (services/nova): off unless nova_url is set, e.g.
+    # "http://nova:8774". The service user's token comes from nova_keystone_url
+    # (default keystone_url); events are batched every nova_send_events_interval s.
+    nova_url: str = ""
+    nova_keystone_url: str = ""
+    nova_user: str = "neutron"
+    nova_password: str = ""
+    nova_project: str = "service"
+    nova_user_domain: str = "Default"
+    nova_project_domain: str = "Default"
+    nova_send_events_interval: float = 2.0
 
     @property
     def embedded_nats(self) -> bool:

@@ -122,7 +122,9 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
 def start_stack(nats_url: str, *, apis: int = 1, prefix: str | None = None, extra_env: dict | None = None) -> Stack:
     workdir = tempfile.mkdtemp(prefix="nl-it-")
     prefix = prefix or "it" + uuid.uuid4().hex[:8]
-    env = {**os.environ, "NETLEDGER_VAR_DIR": workdir, "NETLEDGER_LOG_LEVEL": "info", **(extra_env or {})}
+    # gRPC stays off in test stacks unless a test asks for a port (no shared 9698).
+    env = {**os.environ, "NETLEDGER_VAR_DIR": workdir, "NETLEDGER_LOG_LEVEL": "info", "NETLEDGER_GRPC_PORT": "0",
+           **(extra_env or {})}
     ports = [free_port() for _ in range(apis)]
     stack = Stack(nats_url=nats_url, prefix=prefix, workdir=workdir,
                   api_urls=[f"http://127.0.0.1:{p}" for p in ports], env=env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import time
@@ -143,6 +144,41 @@ def make_app(cfg: Config, svc: Services) -> web.Application:
     return app
 
 
+async def dispatch(app: web.Application, method: str, path_qs: str, *, body=None,
+                   headers: dict | None = None) -> tuple[int, dict | None, object]:
+    """Run one Neutron REST request through this app's router and middlewares, in-process.
+
+    The one entry point for the other interfaces of the API process (gRPC, NATS
+    commands): they build the REST request and get back (status, JSON body, request
+    context), so validation, policy, idempotency and errors are the REST path's own.
+    The app must be frozen (started)."""
+    from aiohttp.streams import StreamReader
+    from aiohttp.test_utils import make_mocked_request
+
+    data = json.dumps(body).encode() if body is not None else b""
+    hdrs = {"Content-Type": "application/json", "Content-Length": str(len(data)), **(headers or {})}
+    loop = asyncio.get_running_loop()
+    payload = StreamReader(_NoFlowControl(), 2**16, loop=loop)
+    if data:
+        payload.feed_data(data)
+    payload.feed_eof()
+    request = make_mocked_request(method, path_qs, headers=hdrs, app=app, payload=payload, loop=loop,
+                                  client_max_size=app._client_max_size)
+    response = await app._handle(request)
+    raw = getattr(response, "body", None) or b""
+    return response.status, (json.loads(raw) if raw else None), request.get("ctx")
+
+
+class _NoFlowControl:
+    """The protocol side of an in-memory request body: fully buffered, never paused."""
+
+    _reading_paused = False
+
+    def pause_reading(self, *args, **kwargs) -> None: ...
+
+    def resume_reading(self, *args, **kwargs) -> None: ...
+
+
 async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
     svc = await build_services(cfg)
     app = make_app(cfg, svc)
@@ -155,6 +191,10 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
     # DHCP agent serves which network, as Neutron's server does.
     dhcp_sched = import_optional("netledger.services.dhcp.schedule_loop")
     scheduler = asyncio.create_task(dhcp_sched.run(svc)) if dhcp_sched else None
+    # The other interfaces of this process (gRPC, commands on NATS, the Nova notifier):
+    # each dispatches through the app above; absent modules are skipped.
+    interfaces = import_optional("netledger.services.interfaces")
+    extra = await interfaces.start(cfg, app, svc) if interfaces else None
     log.info("api listening", host=cfg.api_host, port=cfg.api_port, db=cfg.effective_db_path)
     if ready:
         ready.set()
@@ -164,6 +204,8 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
         sweeper.cancel()
         if scheduler:
             scheduler.cancel()
+        if extra:
+            await extra.stop()
         await runner.cleanup()
         await app["auth"].close()
         await svc.bus.nc.close()
