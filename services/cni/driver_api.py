@@ -70,7 +70,7 @@ class Api:
     def find(self, collection: str, ref: str, **filters: str) -> dict:
         """By id, else by unique name (what `openstack ... show NAME` does)."""
         kind = collection[:-1].replace("-", "_")
-        status, out = self.call("GET", f"/v2.0/{collection}/{urllib.parse.quote(ref)}")
+        status, out = self.call("GET", f"/v2.0/{collection}/{urllib.parse.quote(ref, safe='')}")
         if status == 200:
             return out[kind]
         hits = self.list(collection, name=ref, **filters)

@@ -85,9 +85,8 @@ def _undo(api: Api, req: Request, port_id: str) -> None:
 def cmd_del(req: Request) -> None:
     c = req.conf
     api = Api(c.api)
-    status, out = api.call("GET", f"/v2.0/networks/{c.network}")
     try:
-        net = out["network"] if status == 200 else api.find("networks", c.network)
+        net = api.find("networks", c.network)
     except CniError as exc:
         if exc.code == spec.E_CONFIG:       # the network is gone: so are its ports
             return
