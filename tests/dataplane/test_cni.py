@@ -160,3 +160,136 @@ async def test_cni_commands_and_errors(lab):
     finally:
         for n in ns:
             ns_delete(n)
+
+
+# --- podman with its CNI backend --------------------------------------------------------
+class Podman:
+    """podman with private root/runroot/tmpdir/config; nothing global is read or written."""
+
+    def __init__(self, workdir: str) -> None:
+        self.dir = workdir
+        self.bin, self.net = os.path.join(workdir, "bin"), os.path.join(workdir, "net")
+        os.makedirs(self.bin)
+        os.makedirs(self.net)
+        with open(os.path.join(self.bin, "netledger-cni"), "w") as f:       # what /opt/cni/bin holds
+            f.write(f"#!/bin/sh\nexec {sys.executable} -m netledger.services.cni \"$@\"\n")
+        os.chmod(os.path.join(self.bin, "netledger-cni"), 0o755)
+        self.conf = os.path.join(workdir, "containers.conf")
+        with open(self.conf, "w") as f:
+            # Limits: the default nofile/nproc exceed this VM's hard limits; runc because
+            # crun refuses hybrid cgroups (v1 controllers + v2) without systemd.
+            f.write(f'[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
+                    f'[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["{self.bin}", "/usr/lib/cni"]\n'
+                    f'network_config_dir = "{self.net}"\n'
+                    f'[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n')
+        self.env = {**os.environ, "CONTAINERS_CONF": self.conf}
+        self.base = ["podman", "--root", f"{workdir}/root", "--runroot", f"{workdir}/runroot", "--tmpdir",
+                     f"{workdir}/tmp", "--storage-driver", "vfs"]
+
+    def __call__(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        proc = subprocess.run([*self.base, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"podman {' '.join(args)} -> {proc.returncode}: {proc.stderr}")
+        return proc
+
+    def network(self, name: str, plugin_conf: dict) -> None:
+        conflist = {"cniVersion": plugin_conf["cniVersion"], "name": name,
+                    "plugins": [{k: v for k, v in plugin_conf.items() if k not in ("cniVersion", "name")}]}
+        with open(os.path.join(self.net, f"{name}.conflist"), "w") as f:
+            json.dump(conflist, f)
+
+    def busybox_image(self, tag: str = "localhost/nl-busybox:latest") -> str:
+        """No registry here: a root filesystem from the host's busybox (plus its libc), imported."""
+        root = os.path.join(self.dir, "rootfs")
+        os.makedirs(f"{root}/bin")
+        shutil.copy("/bin/busybox", f"{root}/bin/busybox")
+        for applet in sh("busybox", "--list").stdout.split():
+            if applet != "busybox":
+                os.symlink("busybox", f"{root}/bin/{applet}")
+        for lib in sh("ldd", "/bin/busybox").stdout.split():
+            if lib.startswith("/") and os.path.exists(lib):
+                os.makedirs(root + os.path.dirname(lib), exist_ok=True)
+                shutil.copy(lib, root + lib)
+        for d in ("tmp", "etc", "proc", "sys", "dev"):
+            os.makedirs(f"{root}/{d}", exist_ok=True)
+        tar = os.path.join(self.dir, "rootfs.tar")
+        sh("tar", "-C", root, "-cf", tar, ".")
+        self("import", tar, tag)
+        return tag
+
+    def cleanup(self) -> None:
+        self("rm", "-af", "-t", "0", check=False)        # runs CNI DEL for each container
+        self("system", "reset", "-f", check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def podman(cluster):
+    if not shutil.which("podman") or not os.path.exists("/usr/lib/cni/loopback"):
+        pytest.skip("podman / containernetworking-plugins not installed")
+    pm = Podman(tempfile.mkdtemp(prefix=f"{cluster.prefix}-podman-"))
+    try:
+        yield pm
+    finally:
+        pm.cleanup()
+
+
+async def create(lab: L3Lab, kind: str, **attrs) -> dict:
+    return (await lab.api("POST", f"/v2.0/{kind.replace('_', '-')}s", {kind: attrs}))[kind]
+
+
+def wget(pm: Podman, ctr: str, url: str) -> bool:
+    # busybox's own timeout: this glibc build of wget crashes on -T
+    return pm("exec", ctr, "timeout", "3", "wget", "-q", "-O", "-", url, check=False, timeout=20).stdout.strip() == "ok"
+
+
+async def test_podman_containers_on_a_netledger_network(lab, podman):
+    net, sub = await lab.lan("10.72.0.0/24")
+    sg = await create(lab, "security_group", name=f"ctr-{lab.prefix}")
+    await create(lab, "security_group_rule", security_group_id=sg["id"], direction="ingress", ethertype="IPv4",
+                     protocol="icmp", remote_ip_prefix="0.0.0.0/0")
+    ext, _ = await lab.external_network()
+    router = await lab.create("router", name="r-ctr", external_gateway_info={"network_id": ext["id"]})
+    await lab.api("PUT", f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": sub["id"]})
+    podman.network("nlnet", netconf(lab, net["name"], "1.0.0", security_groups=[sg["name"]]))
+    image = await asyncio.to_thread(podman.busybox_image)
+
+    ids, ips = [], []
+    for name in ("c1", "c2"):
+        out = await asyncio.to_thread(podman, "run", "-d", "--name", name, "--network", "nlnet", image,
+                                      "sh", "-c", "echo ok > /tmp/index.html; exec sleep 3600")
+        cid = out.stdout.strip()
+        [port] = await ports_of(lab, cid)
+        assert port["status"] == "ACTIVE" and port["security_groups"] == [sg["id"]]
+        ids.append(cid)
+        ips.append(port["fixed_ips"][0]["ip_address"])
+    inspect = json.loads((await asyncio.to_thread(podman, "inspect", "c1")).stdout)[0]
+    assert inspect["NetworkSettings"]["Networks"]["nlnet"]["IPAddress"] == ips[0]
+
+    await lab.wait(lambda: podman("exec", "c1", "ping", "-c", "1", "-W", "1", ips[1], check=False).returncode == 0,
+                   30, "c1 pings c2")
+    assert podman("exec", "c2", "ping", "-c", "1", "-W", "1", ips[0], check=False).returncode == 0
+
+    # TCP 8080 on c2: closed, opened by a rule, closed again when the rule goes
+    await asyncio.to_thread(podman, "exec", "-d", "c2", "httpd", "-f", "-p", "8080", "-h", "/tmp")
+    await lab.wait(lambda: podman("exec", "c2", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/",
+                                  check=False).stdout.strip() == "ok", 20, "httpd up inside c2")
+    url = f"http://{ips[1]}:8080/"
+    assert not await asyncio.to_thread(wget, podman, "c1", url), "tcp/8080 must be closed before the rule"
+    rule = await create(lab, "security_group_rule", security_group_id=sg["id"], direction="ingress",
+                            ethertype="IPv4", protocol="tcp", port_range_min=8080, port_range_max=8080,
+                            remote_ip_prefix="0.0.0.0/0")
+    await lab.wait(lambda: wget(podman, "c1", url), 30, "tcp/8080 opened by the rule")
+    await lab.api("DELETE", f"/v2.0/security-group-rules/{rule['id']}")
+    await lab.wait(lambda: not wget(podman, "c1", url), 30, "tcp/8080 closed again")
+    assert podman("exec", "c1", "ping", "-c", "1", "-W", "1", ips[1], check=False).returncode == 0, "control"
+
+    # a floating IP reaches c1 from the "external" namespace
+    [port1] = await ports_of(lab, ids[0])
+    fip = await lab.create("floatingip", floating_network_id=ext["id"], port_id=port1["id"])
+    await lab.wait(lambda: ping(lab.ext_ns, fip["floating_ip_address"]), 40, "external -> FIP of c1")
+
+    # removing the containers runs DEL: their ports go
+    await asyncio.to_thread(podman, "rm", "-f", "-t", "0", "c1", "c2")
+    for cid in ids:
+        assert await ports_of(lab, cid) == []
