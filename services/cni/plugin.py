@@ -156,7 +156,26 @@ def run(env: dict[str, str], stdin: bytes) -> tuple[int, dict | None]:
         return 1, CniError(999, f"internal error: {type(exc).__name__}", str(exc)[:500]).render(version)
 
 
+def lxc_hook(argv: list[str]) -> int:
+    """``netledger-cni lxc-hook CONF <name> lxc <hook>``: errors go to stderr (LXC's log)."""
+    from .lxc import hook_env
+
+    try:
+        env = {**os.environ, **hook_env(argv, dict(os.environ))}
+        with open(argv[0], "rb") as f:
+            stdin = f.read()
+    except (ValueError, KeyError, OSError, IndexError) as exc:
+        print(f"netledger-cni lxc-hook: {exc}", file=sys.stderr)
+        return 1
+    code, out = run(env, stdin)
+    if code:
+        print(json.dumps(out), file=sys.stderr)
+    return code
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["lxc-hook"]:
+        return lxc_hook(sys.argv[2:])
     try:
         stdin = sys.stdin.buffer.read()
     except OSError as exc:

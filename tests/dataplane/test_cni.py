@@ -293,3 +293,63 @@ async def test_podman_containers_on_a_netledger_network(lab, podman):
     await asyncio.to_thread(podman, "rm", "-f", "-t", "0", "c1", "c2")
     for cid in ids:
         assert await ports_of(lab, cid) == []
+
+
+# --- LXC (busybox template), networked by its hooks ---------------------------------------
+@pytest.fixture
+def lxc_dir(cluster):
+    if not shutil.which("lxc-create") or not os.path.exists("/usr/share/lxc/templates/lxc-busybox"):
+        pytest.skip("lxc / lxc-templates not installed")
+    path = tempfile.mkdtemp(prefix=f"{cluster.prefix}-lxc-")
+    try:
+        yield path
+    finally:
+        for name in os.listdir(path):
+            if os.path.exists(os.path.join(path, name, "config")):
+                sh("lxc-stop", "-P", path, "-n", name, "-k", check=False)       # post-stop hook runs DEL
+                sh("lxc-destroy", "-P", path, "-n", name, check=False)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+async def test_lxc_container_on_a_netledger_network(lab, lxc_dir):
+    net, sub = await lab.lan("10.73.0.0/24")
+    sg = await create(lab, "security_group", name=f"lxc-{lab.prefix}")
+    await create(lab, "security_group_rule", security_group_id=sg["id"], direction="ingress", ethertype="IPv4",
+                 protocol="icmp", remote_ip_prefix="0.0.0.0/0")
+    conf = netconf(lab, net["id"], security_groups=[sg["id"]])
+    conf_path = os.path.join(lxc_dir, "lxc-net.json")
+    with open(conf_path, "w") as f:
+        json.dump(conf, f)
+    hook = f"{sys.executable} -m netledger.services.cni lxc-hook {conf_path}"
+    base = os.path.join(lxc_dir, "base.conf")
+    with open(base, "w") as f:
+        f.write(f"lxc.net.0.type = empty\nlxc.hook.start-host = {hook}\nlxc.hook.post-stop = {hook}\n")
+    name = f"{lab.prefix}-b1"
+    await asyncio.to_thread(sh, "lxc-create", "-P", lxc_dir, "-n", name, "-t", "busybox", "-f", base, timeout=120)
+    # The template's rcS runs udhcpc, whose deconfig flushes the address ADD set (this lab
+    # runs no DHCP agent; on the all-in-one dnsmasq would hand out the same address).
+    rcs = os.path.join(lxc_dir, name, "rootfs", "etc", "init.d", "rcS")
+    with open(rcs) as f:
+        script = f.read()
+    with open(rcs, "w") as f:
+        f.write(script.replace("/bin/udhcpc\n", ""))
+    await asyncio.to_thread(sh, "lxc-start", "-P", lxc_dir, "-n", name, "-d", "-l", "INFO", "-o",
+                            os.path.join(lxc_dir, "start.log"), timeout=120)
+    [port] = await ports_of(lab, name)
+    assert port["status"] == "ACTIVE" and port["security_groups"] == [sg["id"]]
+    ip = port["fixed_ips"][0]["ip_address"]
+
+    peer = f"{lab.cluster.prefix}-lxcpeer"      # a second container-like namespace, plugged by the plugin
+    ns_add(peer)
+    try:
+        rc, res = await run("ADD", conf, cid="lxc-peer", netns=f"/run/netns/{peer}")
+        assert rc == 0, res
+        peer_ip = res["ips"][0]["address"].split("/")[0]
+        attach = ["lxc-attach", "-P", lxc_dir, "-n", name, "--", "ping", "-c", "1", "-W", "1", peer_ip]
+        await lab.wait(lambda: sh(*attach, check=False).returncode == 0, 30, "LXC container pings its peer")
+        assert ping(peer, ip), "peer -> LXC container"
+        assert (await run("DEL", conf, cid="lxc-peer", netns=f"/run/netns/{peer}")) == (0, None)
+    finally:
+        ns_delete(peer)
+    await asyncio.to_thread(sh, "lxc-stop", "-P", lxc_dir, "-n", name, "-k", timeout=60)
+    assert await ports_of(lab, name) == []

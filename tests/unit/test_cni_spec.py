@@ -108,3 +108,15 @@ def test_gc_victims_only_our_ports_not_in_the_valid_set():
     with pytest.raises(CniError) as exc:
         spec.valid_attachments(spec.parse_conf(conf(**{"cni.dev/valid-attachments": [{"ifname": "x"}]}), "GC"))
     assert exc.value.code == spec.E_CONFIG
+
+
+def test_lxc_hooks_map_to_add_and_del():
+    from netledger.services.cni.lxc import hook_env
+
+    add = hook_env(["/c.json", "b1", "lxc", "start-host"], {"LXC_NAME": "b1", "LXC_PID": "42"})
+    assert add == {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "b1", "CNI_IFNAME": "eth0", "CNI_PATH": "/opt/cni/bin",
+                   "CNI_NETNS": "/proc/42/ns/net"}
+    dele = hook_env(["/c.json", "b1", "lxc", "post-stop"], {"LXC_NAME": "b1"})
+    assert dele["CNI_COMMAND"] == "DEL" and "CNI_NETNS" not in dele
+    with pytest.raises(ValueError):
+        hook_env(["/c.json", "b1", "lxc", "pre-start"], {"LXC_NAME": "b1"})
