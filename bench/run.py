@@ -45,7 +45,7 @@ def main() -> None:
         _section("Projection rebuild (events folded per second)")
         fig = bench_projection.main(int(os.environ.get("BENCH_PROJECTION_EVENTS", "100000")))
         sys.stdout.write(f"{fig['messages']} events folded in {fig['seconds']} s = {fig['per_second']} events/s\n")
-    for name in ("bench_l2", "bench_active", "bench_sg", "bench_l3", "bench_dhcp", "bench_lb", "bench_fw", "bench_vpn"):
+    for name in ("bench_l2", "bench_active", "bench_sg", "bench_l3", "bench_dhcp", "bench_lb", "bench_fw", "bench_vpn", "bench_cni"):
         if only and name.removeprefix("bench_") not in only:
             continue
         try:
