@@ -151,7 +151,8 @@ def parse_conf(stdin: bytes, command: str) -> NetConf:
     if conf.ipam:
         raise CniError(E_UNSUPPORTED, "unsupported field ipam: netledger allocates addresses", json.dumps(conf.ipam))
     if not conf.network:
-        raise CniError(E_CONFIG, "invalid network configuration: 'network' (a netledger network id or name) is required")
+        raise CniError(E_CONFIG, "invalid network configuration: 'network' is required",
+                       "a netledger network id or name")
     if conf.backend not in ("ovs", "openvswitch", "linuxbridge", "lb"):
         raise CniError(E_CONFIG, f"invalid network configuration: backend {conf.backend!r}", "ovs | linuxbridge")
     if conf.ip:

@@ -353,3 +353,57 @@ async def test_lxc_container_on_a_netledger_network(lab, lxc_dir):
         ns_delete(peer)
     await asyncio.to_thread(sh, "lxc-stop", "-P", lxc_dir, "-n", name, "-k", timeout=60)
     assert await ports_of(lab, name) == []
+
+
+# --- a load balancer in front of container ports --------------------------------------------
+@pytest.fixture
+async def lb_lab(cluster, nats_server, prefix):
+    from netledger.services.advanced.lb.lab import LbLab
+
+    lab = LbLab(cluster, nats_server, prefix=prefix)
+    try:
+        await lab.start()
+        yield lab
+    finally:
+        await lab.close()
+
+
+async def test_load_balancer_over_container_ports(lb_lab):
+    lab = lb_lab
+    net, sub = await lab.lan("10.74.0.0/24")
+    sg = await create(lab, "security_group", name=f"web-{lab.prefix}")
+    await create(lab, "security_group_rule", security_group_id=sg["id"], direction="ingress", ethertype="IPv4",
+                 protocol="tcp", port_range_min=8080, port_range_max=8080, remote_ip_prefix="0.0.0.0/0")
+    conf = netconf(lab, net["id"], security_groups=[sg["id"]])
+    names = [f"{lab.cluster.prefix}-lbc{i}" for i in range(3)]
+    added: list[tuple[str, str]] = []
+    try:
+        ips = []
+        for i, ns in enumerate(names):
+            ns_add(ns)
+            rc, res = await run("ADD", conf, cid=f"lbc{i}", netns=f"/run/netns/{ns}")
+            assert rc == 0, res
+            added.append((f"lbc{i}", ns))
+            ips.append(res["ips"][0]["address"].split("/")[0])
+        for i in (0, 1):
+            lab.backend(names[i], ips[i], f"ctr{i}")
+        lb = await lab.make("loadbalancer", "loadbalancers", name="lb-ctr", vip_subnet_id=sub["id"])
+        li = await lab.make("listener", "listeners", loadbalancer_id=lb["id"], protocol="HTTP", protocol_port=80)
+        pool = await lab.make("pool", "pools", listener_id=li["id"], protocol="HTTP", lb_algorithm="ROUND_ROBIN")
+        for i in (0, 1):
+            await lab.make("member", f"pools/{pool['id']}/members", address=ips[i], protocol_port=8080,
+                           subnet_id=sub["id"])
+        url = f"http://{lb['vip_address']}/"
+        await lab.wait(lambda: curl_ns(names[2], url) in ("ctr0", "ctr1"), 60, "container client reaches the VIP")
+        seen = {await asyncio.to_thread(curl_ns, names[2], url) for _ in range(6)}
+        assert seen == {"ctr0", "ctr1"}, seen
+    finally:
+        for cid, ns in added:
+            await run("DEL", conf, cid=cid, netns=f"/run/netns/{ns}")
+        for ns in names:
+            ns_delete(ns)
+
+
+def curl_ns(ns: str, url: str) -> str | None:
+    r = sh("ip", "netns", "exec", ns, "curl", "-s", "-m", "3", url, check=False, timeout=10)
+    return r.stdout.strip() if r.returncode == 0 else None
