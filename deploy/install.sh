@@ -11,7 +11,7 @@ PYTHON=${PYTHON:-python3}
 DEB_PACKAGES="python3-venv openvswitch-switch openvswitch-common iproute2 iptables nftables conntrack ipset
   ethtool iputils-ping curl iperf3 tcpdump socat haproxy dnsmasq-base busybox strongswan-charon
   strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins procps
-  podman containernetworking-plugins crun conmon util-linux"
+  podman containernetworking-plugins runc conmon util-linux lxc lxc-templates"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -219,7 +219,7 @@ class Podman:
 
     def cleanup(self) -> None:
         self("rm", "-af", "-t", "0", check=False)        # runs CNI DEL for each container
-        self("system", "reset", "-f", check=False)
+        self("rmi", "-af", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
