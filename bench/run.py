@@ -58,7 +58,7 @@ def main() -> None:
 
         _section("gRPC Watch fan-out (50 streams while 1,000 ports are created; POST start -> seen on stream)")
         bench_watch.main([])
-    for name in ("bench_l2", "bench_active", "bench_sg", "bench_l3", "bench_dhcp", "bench_lb", "bench_fw", "bench_vpn"):
+    for name in ("bench_l2", "bench_active", "bench_sg", "bench_l3", "bench_dhcp", "bench_lb", "bench_fw", "bench_vpn", "bench_cni"):
         if only and name.removeprefix("bench_") not in only:
             continue
         try:

@@ -10,7 +10,8 @@ PYTHON=${PYTHON:-python3}
 # Dataplane tools the workers and the real-packet tests use (see ../shared/PLATFORM.md).
 DEB_PACKAGES="python3-venv openvswitch-switch openvswitch-common iproute2 iptables nftables conntrack ipset
   ethtool iputils-ping curl iperf3 tcpdump socat haproxy dnsmasq-base busybox strongswan-charon
-  strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins procps"
+  strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins procps
+  podman containernetworking-plugins runc conmon util-linux lxc lxc-templates"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -38,4 +39,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   "$VENV/bin/pip" install -q --upgrade pip >/dev/null
   "$VENV/bin/pip" install -q -e ".[test]"
   touch "$stamp"
+fi
+
+# The CNI plugin goes where runtimes look for plugins (CNI_PATH / cni_plugin_dirs); the
+# network configurations in /etc/cni/net.d are the runtime's (or the operator's) business.
+if [ "$(id -u)" = 0 ] && [ -x "$VENV/bin/netledger-cni" ]; then
+  mkdir -p /opt/cni/bin
+  ln -sfn "$(cd "$VENV/bin" && pwd)/netledger-cni" /opt/cni/bin/netledger-cni
 fi
