@@ -96,7 +96,7 @@ def cmd_up(args) -> None:
     from netledger.deploy.allinone import up
 
     logs.setup("up")
-    up(_cfg(args), detach=args.detach, l2=not args.no_l2)
+    up(_cfg(args), detach=args.detach, l2=not args.no_l2, config_path=getattr(args, "config", None))
 
 
 def cmd_down(args) -> None:
@@ -106,6 +106,12 @@ def cmd_down(args) -> None:
     down(_cfg(args))
 
 
+def cmd_status(args) -> None:
+    from netledger.deploy.allinone import status
+
+    raise SystemExit(status(_cfg(args)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="netledger", description=__doc__)
     p.add_argument("--config", help="TOML config file (default: ./netledger.toml, /etc/netledger/netledger.toml)")
@@ -113,12 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", help="subject prefix (default nl)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    s = sub.add_parser("up", help="start the all-in-one (embedded NATS, topology, API, L2 worker)")
+    s = sub.add_parser("up", help="start the all-in-one (embedded NATS, topology, API, every local worker)")
     s.add_argument("--detach", action="store_true", help="return once ready; stop with `netledger down`")
-    s.add_argument("--no-l2", action="store_true", help="do not start a local L2 worker")
+    s.add_argument("--no-l2", action="store_true", help="no local dataplane (no OVS, no workers): API only")
     s.set_defaults(func=cmd_up)
     s = sub.add_parser("down", help="stop a detached all-in-one")
     s.set_defaults(func=cmd_down)
+    s = sub.add_parser("status", help="the all-in-one's services and workers, and the agents the API sees")
+    s.set_defaults(func=cmd_status)
 
     s = sub.add_parser("api", help="run the Neutron v2.0 API server")
     s.add_argument("--port", type=int)

@@ -42,6 +42,10 @@ class Config:
     max_body_bytes: int = 1_048_576
     agent_down_time: float = 30.0
     nats_port: int = 4222
+    # The all-in-one's dataplane namespace and the prefix of its agents' namespaces:
+    # distinct values let a second all-in-one (e.g. the e2e test) share the machine.
+    aio_netns: str = "netledger-aio"
+    aio_netns_prefix: str = "nlaio-"
     nats_sync_always: bool = True
     # Identity and access (services/api/auth): "noauth" trusts X-Project-Id/X-Roles
     # headers; "keystone" validates X-Auth-Token against keystone_url as the service user.

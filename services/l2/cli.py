@@ -33,7 +33,7 @@ def add_subcommands(subparsers) -> None:
     plug = sub.add_parser("plug")
     _port_args(plug)
     plug.add_argument("--mac", default="", help="default: GET <api>/v2.0/ports/<id>")
-    plug.add_argument("--api", default="http://127.0.0.1:9696")
+    plug.add_argument("--api", default=None, help="default: the configured API (api_host:api_port)")
     plug.add_argument("--network-mtu", type=int, default=0, help="default: the network's MTU, else 1450")
     plug.set_defaults(func=_plug)
     unplug = sub.add_parser("unplug")
@@ -45,8 +45,10 @@ def _port_args(p) -> None:
     p.add_argument("port")
     p.add_argument("--netns", required=True, help="the instance namespace")
     p.add_argument("--host", default="", help="informational (the host the port is bound to)")
-    p.add_argument("--host-netns", default="", help="namespace of the simulated host (default: ours)")
-    p.add_argument("--ovsdb", default="unix:/var/run/openvswitch/db.sock")
+    p.add_argument("--host-netns", default=None,
+                   help="namespace of the host's vswitchd (default: the all-in-one's if it runs here, else ours)")
+    p.add_argument("--ovsdb", default=None,
+                   help="default: the all-in-one's OVS database if it runs here, else unix:/var/run/openvswitch/db.sock")
     p.add_argument("--bridge", default="br-int")
     p.add_argument("--backend", default="ovs", help="ovs|linuxbridge (linuxbridge: no OVS, the worker attaches the tap)")
 
@@ -73,9 +75,26 @@ def _api_get(api: str, path: str) -> dict:
         return json.load(resp)
 
 
+def _dataplane_defaults(args) -> None:
+    """Unset --host-netns/--ovsdb: the all-in-one's dataplane (from the configuration)
+    when it runs on this host, else the system OVS in our own namespace."""
+    from netledger import config
+    from netledger.deploy.allinone import dataplane
+
+    cfg = config.load(getattr(args, "config", None))
+    aio = dataplane(cfg) if args.backend == "ovs" else None
+    if getattr(args, "api", "") is None:
+        args.api = f"http://{cfg.api_host}:{cfg.api_port}"
+    if args.host_netns is None:
+        args.host_netns = aio[0] if aio else ""
+    if args.ovsdb is None:
+        args.ovsdb = aio[1] if aio else "unix:/var/run/openvswitch/db.sock"
+
+
 def _plug(args) -> int:
     from netledger.services.l2.driver_plug import PlugSpec, plug
 
+    _dataplane_defaults(args)
     mac, mtu = args.mac, args.network_mtu
     if not mac:
         port = _api_get(args.api, f"/v2.0/ports/{args.port}")["port"]
@@ -91,6 +110,7 @@ def _plug(args) -> int:
 def _unplug(args) -> int:
     from netledger.services.l2.driver_plug import unplug
 
+    _dataplane_defaults(args)
     unplug(args.port, args.netns, host_netns=args.host_netns, ovsdb=args.ovsdb, bridge=args.bridge,
            backend=args.backend)
     return 0

@@ -1,6 +1,11 @@
-"""FWaaS v2 with real packets: a firewall group on a router's gateway port, enforced in
-the router's own nft table (ingress = entering the router through the port, egress =
-leaving through it, as Neutron's FWaaS v2 defines them from the router port's side).
+"""FWaaS v2 with real packets, in Neutron's terms (neutron-fwaas iptables v2 driver:
+ingress = `-o <port>`, egress = `-i <port>`): a group's ingress policy filters what the
+router sends out through the port INTO the port's network, its egress policy what the
+port's network sends into the router; a direction without a policy is denied.
+
+On an interface port, ingress is traffic reaching the VM subnet (from outside via a
+floating IP), egress what the subnet sends out. On the gateway port, ingress is what
+the router sends to the external network, egress what arrives from it.
 
 The whole stack runs (API + topology subprocesses, L2 and L3 workers per simulated
 host); the "internet" is a namespace on 203.0.113.0/24. Extra servers started here
@@ -93,8 +98,9 @@ async def setup(lab):
     for p in (8080, 8081):
         serve(lab, vm, ip, p)
     gw = (await lab.api("GET", f"/v2.0/ports?device_id={router['id']}&device_owner=network:router_gateway"))
+    qr = (await lab.api("GET", f"/v2.0/ports?device_id={router['id']}&device_owner=network:router_interface"))
     await lab.wait(lambda: curl_rc(lab.ext_ns, f"http://{fip}:8080/") == 0, 40, "inbound through the FIP")
-    return router, gw["ports"][0]["id"], vm, ip, fip
+    return router, {"gateway": gw["ports"][0]["id"], "interface": qr["ports"][0]["id"]}, vm, ip, fip
 
 
 async def group_status(lab, gid: str) -> str:
@@ -107,19 +113,22 @@ async def wait_status(lab, gid: str, status: str) -> None:
     await lab.wait(lambda: check(), 20, f"group {status}")
 
 
-async def test_ingress_allow_deny_reject_order_and_established(lab):
-    router, gw_port, vm, ip, fip = await setup(lab)
+async def test_ingress_on_interface_port_filters_what_reaches_the_subnet(lab):
+    """The reported bug: an ingress policy allowing only tcp/8080 on the router's
+    interface port must leave tcp/8081 of the VM unreachable through its floating IP."""
+    router, ports, vm, ip, fip = await setup(lab)
     url = f"http://{fip}:%d/"
     allow = await rule(lab, name="web", protocol="tcp", destination_port="8080", source_ip_address=EXT_IP,
                        action="allow")
     allow_tcp = await rule(lab, name="long", protocol="tcp", destination_port="8090", action="allow")
     pol = await fw(lab, "firewall_policies", "firewall_policy", name="in", firewall_rules=[allow["id"], allow_tcp["id"]])
     group = await fw(lab, "firewall_groups", "firewall_group", name="g", ingress_firewall_policy_id=pol["id"],
-                     ports=[gw_port])
+                     ports=[ports["interface"]])
     await wait_status(lab, group["id"], "ACTIVE")
     assert curl_rc(lab.ext_ns, url % 8080) == 0, "allowed"
     assert curl_rc(lab.ext_ns, url % 8081) == 28, "default deny: silently dropped"
     assert not ping(lab.ext_ns, fip), "ping is not allowed"
+    assert curl_rc(vm, f"http://{EXT_IP}:8000/", 1) == 28, "no egress policy: the subnet's new connections denied"
 
     # reject answers at once (TCP reset -> refused) where deny times out
     rej = await rule(lab, protocol="tcp", destination_port="8081", action="reject")
@@ -162,22 +171,47 @@ def _table(ns: str) -> str:
     return sh("ip", "netns", "exec", ns, "nft", "list", "table", "ip", "netledger_l3", check=False).stdout
 
 
-async def test_egress_one_port_nat_and_detach(lab):
-    router, gw_port, vm, ip, fip = await setup(lab)
+async def test_egress_on_interface_port_filters_what_the_subnet_sends(lab):
+    router, ports, vm, ip, fip = await setup(lab)
     serve(lab, lab.ext_ns, EXT_IP, 8001)
     out_ok, out_blocked = f"http://{EXT_IP}:8000/", f"http://{EXT_IP}:8001/"
     await lab.wait(lambda: curl_rc(vm, out_blocked) == 0, 20, "both external ports reachable before")
     deny = await rule(lab, protocol="tcp", destination_port="8001", action="deny")
     anything = await rule(lab, protocol="any", action="allow")
     pol = await fw(lab, "firewall_policies", "firewall_policy", firewall_rules=[deny["id"], anything["id"]])
-    group = await fw(lab, "firewall_groups", "firewall_group", egress_firewall_policy_id=pol["id"], ports=[gw_port])
+    group = await fw(lab, "firewall_groups", "firewall_group", egress_firewall_policy_id=pol["id"],
+                     ports=[ports["interface"]])
     await wait_status(lab, group["id"], "ACTIVE")
     assert curl_rc(vm, out_blocked, 1) == 28, "egress deny on one port"
     out = sh("ip", "netns", "exec", vm, "curl", "-s", "-m", "2", out_ok, check=False).stdout.strip()
     assert out == fip, "other ports pass, and leave through the floating IP (NAT still works)"
-    assert curl_rc(lab.ext_ns, f"http://{fip}:8080/") == 0, "no ingress policy: inbound stays open"
+    assert curl_rc(lab.ext_ns, f"http://{fip}:8080/", 1) == 28, "no ingress policy: inbound denied (Neutron)"
 
     await lab.api("PUT", f"{B}/firewall_groups/{group['id']}", {"firewall_group": {"ports": []}})
     await lab.wait(lambda: curl_rc(vm, out_blocked) == 0, 20, "detached: default routing again")
+    assert curl_rc(lab.ext_ns, f"http://{fip}:8080/") == 0, "detached: inbound open again"
     assert await group_status(lab, group["id"]) == "INACTIVE"
     await lab.api("DELETE", f"{B}/firewall_groups/{group['id']}")
+
+
+async def test_gateway_port_ingress_is_toward_the_external_network_egress_from_it(lab):
+    """The same rule on the gateway port: ingress = what the router sends into the
+    external network, egress = what arrives from it."""
+    router, ports, vm, ip, fip = await setup(lab)
+    serve(lab, lab.ext_ns, EXT_IP, 8001)
+    out_ok, out_blocked = f"http://{EXT_IP}:8000/", f"http://{EXT_IP}:8001/"
+    await lab.wait(lambda: curl_rc(vm, out_blocked) == 0, 20, "both external ports reachable before")
+    to_ext = await fw(lab, "firewall_policies", "firewall_policy", firewall_rules=[
+        (await rule(lab, protocol="tcp", destination_port="8001", action="deny"))["id"],
+        (await rule(lab, protocol="any", action="allow"))["id"]])
+    from_ext = await fw(lab, "firewall_policies", "firewall_policy", firewall_rules=[
+        (await rule(lab, protocol="tcp", destination_port="8080", action="allow"))["id"]])
+    group = await fw(lab, "firewall_groups", "firewall_group", ingress_firewall_policy_id=to_ext["id"],
+                     egress_firewall_policy_id=from_ext["id"], ports=[ports["gateway"]])
+    await wait_status(lab, group["id"], "ACTIVE")
+    assert curl_rc(vm, out_blocked, 1) == 28, "ingress (into the external network) denies tcp/8001"
+    assert curl_rc(vm, out_ok) == 0, "ingress allows the rest"
+    assert curl_rc(lab.ext_ns, f"http://{fip}:8080/") == 0, "egress (from the external network) allows 8080"
+    assert curl_rc(lab.ext_ns, f"http://{fip}:8081/", 1) == 28, "and nothing else"
+    await lab.api("PUT", f"{B}/firewall_groups/{group['id']}", {"firewall_group": {"ports": []}})
+    await lab.wait(lambda: curl_rc(lab.ext_ns, f"http://{fip}:8081/") == 0, 20, "detached: open again")

@@ -56,8 +56,8 @@ table ip netledger_l3 {
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority filter; policy accept;
-\t\tiifname "qg-cccccccc-00" jump fwg-ingress-99999999-0000-4000-8000-000000000009 comment "fw-ingress 99999999 qg-cccccccc-00 #@"
-\t\toifname "qg-cccccccc-00" jump fwg-egress-99999999-0000-4000-8000-000000000009 comment "fw-egress 99999999 qg-cccccccc-00 #@"
+\t\toifname "qg-cccccccc-00" jump fwg-ingress-99999999-0000-4000-8000-000000000009 comment "fw-ingress 99999999 qg-cccccccc-00 #@"
+\t\tiifname "qg-cccccccc-00" jump fwg-egress-99999999-0000-4000-8000-000000000009 comment "fw-egress 99999999 qg-cccccccc-00 #@"
 \t}
 }
 """
@@ -92,13 +92,26 @@ def test_admin_down_group_drops_everything_on_its_ports():
     down = msgspec.structs.replace(GROUP, admin_state_up=False, ports=(QR1.port_id,))
     chains = fw.chains(msgspec.structs.replace(BASE, firewall_groups=(down,)))
     assert list(chains) == ["forward"]
-    assert [t for _, t in chains["forward"]] == ['iifname "qr-aaaaaaaa-00" drop', 'oifname "qr-aaaaaaaa-00" drop']
+    assert [t for _, t in chains["forward"]] == ['oifname "qr-aaaaaaaa-00" drop', 'iifname "qr-aaaaaaaa-00" drop']
 
 
-def test_no_policy_in_a_direction_means_no_jump():
+def test_directions_are_neutrons_ingress_leaves_through_the_port_egress_enters():
+    """neutron-fwaas iptables v2: ingress jumps on `-o <port>`, egress on `-i <port>`."""
+    on_qr = msgspec.structs.replace(GROUP, ports=(QR1.port_id,))
+    forward = fw.chains(msgspec.structs.replace(BASE, firewall_groups=(on_qr,)))["forward"]
+    assert [t for _, t in forward] == [
+        f'oifname "qr-aaaaaaaa-00" jump {fw.chain_name(GID, "ingress")}',
+        f'iifname "qr-aaaaaaaa-00" jump {fw.chain_name(GID, "egress")}']
+
+
+def test_no_policy_in_a_direction_denies_it_as_neutron_does():
+    """Neutron's driver builds both chains for every group port; an absent policy has no
+    allow rule, so only established traffic passes that way."""
     only_in = msgspec.structs.replace(GROUP, egress=None)
     chains = fw.chains(msgspec.structs.replace(BASE, firewall_groups=(only_in,)))
-    assert [t.split()[0] for _, t in chains["forward"]] == ["iifname"]
+    assert [t.split()[0] for _, t in chains["forward"]] == ["oifname", "iifname"]
+    assert [t for _, t in chains[fw.chain_name(GID, "egress")]] == [
+        "ct state invalid drop", "ct state established,related accept", "drop"]
 
 
 # --- planner invariants with firewall states ----------------------------------------

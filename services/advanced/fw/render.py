@@ -1,17 +1,27 @@
 """The firewall chains of one router, for its private nft table (pure).
 
-FWaaS v2 semantics from the router port's point of view, as Neutron's iptables
-driver applies them: a group's *ingress* policy filters traffic entering the router
-through one of the group's ports (``iifname``), its *egress* policy traffic leaving
-the router through one (``oifname``). Only forwarded traffic is filtered (the FORWARD
-hook), so NAT and the router's own addresses keep working.
+FWaaS v2 direction semantics, exactly as neutron-fwaas' iptables v2 driver for router
+ports (``iptables_fwaas_v2.py``: ``IPTABLES_DIR = {ingress: '-o', egress: '-i'}``, "the
+packets ingressing tenant's network will be on the output direction on
+internal-interfaces"): a group's *ingress* policy filters traffic the router forwards
+OUT through one of the group's ports, i.e. INTO the port's network (``oifname``); its
+*egress* policy filters traffic coming FROM the port's network into the router
+(``iifname``). For an interface port, ingress is what reaches the VM subnet (from
+outside through a floating IP, or east-west), egress what the subnet sends. The same
+rule on a gateway port (Neutron's driver only names ``qr-`` devices; netledger applies
+the rule to ``qg-`` too): ingress is what the router sends to the external network,
+egress what arrives from it.
+
+As in that driver, every port of an admin-up group gets both chains: a direction
+without a policy has no allow rule, so its new connections hit the default drop (only
+established/related traffic passes). Only forwarded traffic is filtered (the FORWARD
+hook), so the router's own addresses keep working.
 
 Invariants: a router without groups on its ports renders no chain at all (its table
 is byte-identical to one rendered before FWaaS existed); a policy chain is stateful
 (invalid dropped, established/related accepted first), then the enabled rules in
-policy order, then a default drop; a direction without a policy gets no jump (open);
-an admin-down group drops everything on its ports. IPv6 rules are skipped: the
-router's table is ``ip`` (IPv4) only.
+policy order, then a default drop; an admin-down group drops everything on its ports.
+IPv6 rules are skipped: the router's table is ``ip`` (IPv4) only.
 """
 
 from __future__ import annotations
@@ -24,7 +34,8 @@ from netledger.services.l3.config import port_name
 
 FORWARD = "forward"
 HEADERS = {FORWARD: "type filter hook forward priority filter; policy accept;"}
-_MATCH = {"ingress": "iifname", "egress": "oifname"}
+# Neutron's IPTABLES_DIR: ingress leaves the router through the port, egress enters it.
+_MATCH = {"ingress": "oifname", "egress": "iifname"}
 _ICMP_REJECT = "reject with icmp type port-unreachable"
 
 
@@ -61,10 +72,9 @@ def _group(group: FwGroupIntent, devs: list[str], out: dict) -> list[tuple[str, 
         return [(f"fw-down {short} {d}", f'{m} "{d}" drop') for d in devs for m in _MATCH.values()]
     jumps = []
     for direction, rules in (("ingress", group.ingress), ("egress", group.egress)):
-        if rules is None:
-            continue
+        # No policy in a direction = no allow rule in its chain (Neutron: default drop).
         chain = chain_name(group.group_id, direction)
-        out[chain] = policy_chain(rules)
+        out[chain] = policy_chain(rules or ())
         jumps += [(f"fw-{direction} {short} {d}", f'{_MATCH[direction]} "{d}" jump {chain}') for d in devs]
     return jumps
 

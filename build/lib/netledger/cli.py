@@ -1,0 +1,180 @@
+"""The ``netledger`` command: one entry point for every service and tool."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from netledger import config as config_mod
+from netledger import logs
+from netledger.optional import import_optional
+
+
+WORKER_CLIS = ("l2", "l3", "dhcp", "advanced")
+
+
+def _cfg(args) -> config_mod.Config:
+    return config_mod.load(getattr(args, "config", None), nats_url=getattr(args, "nats", None),
+                           prefix=getattr(args, "prefix", None))
+
+
+def _run(coro) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    try:
+        asyncio.run(coro)
+    except KeyboardInterrupt:
+        pass
+
+
+def cmd_api(args) -> None:
+    from netledger.services.api.app import serve
+
+    logs.setup("api")
+    cfg = _cfg(args)
+    if args.port:
+        cfg.api_port = args.port
+    if args.db:
+        cfg.db_path = args.db
+    _run(serve(cfg))
+
+
+def cmd_topology(args) -> None:
+    from netledger.services.topology.service import serve
+
+    logs.setup("topology")
+    cfg = _cfg(args)
+    if args.name:
+        cfg.projection_name = args.name
+    if args.db:
+        cfg.db_path = args.db
+    _run(serve(cfg))
+
+
+def cmd_rebuild(args) -> None:
+    from netledger.services.topology.service import dumps, print_progress, rebuild
+
+    logs.setup("rebuild")
+    figures = asyncio.run(rebuild(_cfg(args), args.db, progress=print_progress))
+    sys.stdout.write(dumps(figures) + "\n")
+
+
+def cmd_tail(args) -> None:
+    from netledger.tools.tail import tail
+
+    logs.setup("tail")
+    _run(tail(_cfg(args), subject=args.subject, since=args.since, follow=not args.no_follow,
+              stream_key=args.stream))
+
+
+def cmd_janitor(args) -> None:
+    from netledger.services.api.janitor import sweep_once
+
+    logs.setup("janitor")
+    cfg = _cfg(args)
+    released = asyncio.run(sweep_once(cfg, grace_s=args.grace))
+    sys.stdout.write(f"released {released} orphaned claims\n")
+
+
+def cmd_up(args) -> None:
+    from netledger.deploy.allinone import up
+
+    logs.setup("up")
+    up(_cfg(args), detach=args.detach, l2=not args.no_l2, config_path=getattr(args, "config", None))
+
+
+def cmd_down(args) -> None:
+    from netledger.deploy.allinone import down
+
+    logs.setup("up")
+    down(_cfg(args))
+
+
+def cmd_status(args) -> None:
+    from netledger.deploy.allinone import status
+
+    raise SystemExit(status(_cfg(args)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="netledger", description=__doc__)
+    p.add_argument("--config", help="TOML config file (default: ./netledger.toml, /etc/netledger/netledger.toml)")
+    p.add_argument("--nats", help="NATS URL(s), comma separated (default: embedded server)")
+    p.add_argument("--prefix", help="subject prefix (default nl)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("up", help="start the all-in-one (embedded NATS, topology, API, every local worker)")
+    s.add_argument("--detach", action="store_true", help="return once ready; stop with `netledger down`")
+    s.add_argument("--no-l2", action="store_true", help="no local dataplane (no OVS, no workers): API only")
+    s.set_defaults(func=cmd_up)
+    s = sub.add_parser("down", help="stop a detached all-in-one")
+    s.set_defaults(func=cmd_down)
+    s = sub.add_parser("status", help="the all-in-one's services and workers, and the agents the API sees")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("api", help="run the Neutron v2.0 API server")
+    s.add_argument("--port", type=int)
+    s.add_argument("--db", help="projection database to read")
+    s.set_defaults(func=cmd_api)
+
+    s = sub.add_parser("topology", help="run the projection (events -> SQLite)")
+    s.add_argument("--name", help="projection name (one durable consumer and database per name)")
+    s.add_argument("--db", help="database path")
+    s.set_defaults(func=cmd_topology)
+
+    s = sub.add_parser("projection", help="projection tools")
+    psub = s.add_subparsers(dest="pcmd", required=True)
+    r = psub.add_parser("rebuild", help="fold the whole stream into a fresh database")
+    r.add_argument("--db", required=True, help="path of the new database (must not exist)")
+    r.set_defaults(func=cmd_rebuild)
+
+    s = sub.add_parser("janitor", help="release claims no resource uses (one sweep)")
+    s.add_argument("--grace", type=float, default=120.0, help="only claims older than this many seconds")
+    s.set_defaults(func=cmd_janitor)
+
+    s = sub.add_parser("events", help="event tools")
+    esub = s.add_subparsers(dest="ecmd", required=True)
+    t = esub.add_parser("tail", help="print events as they are committed")
+    t.add_argument("--subject", default=None, help="subject filter, e.g. 'nl.evt.port.>'")
+    t.add_argument("--since", type=int, default=0, help="start at this sequence (default: new events only)")
+    t.add_argument("--no-follow", action="store_true", help="stop at the current end of the stream")
+    t.add_argument("--stream", choices=["events", "status", "dlq"], default="events")
+    t.set_defaults(func=cmd_tail)
+
+    for family in WORKER_CLIS:
+        # Each worker family registers its own subcommands (l2-agent, l3-agent, ...).
+        module = import_optional(f"netledger.services.{family}.cli")
+        if module:
+            module.add_subcommands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _apply_global_flags(parser, argv, args)
+    args.func(args)
+
+
+def _apply_global_flags(parser: argparse.ArgumentParser, argv: list[str], args) -> None:
+    """``netledger --nats URL l2-agent ...``: worker subcommands declare their own --nats and
+    --prefix, whose defaults would silently replace the global flags; a global flag wins
+    unless the same flag is repeated after the subcommand."""
+    commands = set()
+    for action in parser._subparsers._group_actions:  # the one subparsers action
+        commands |= set(action.choices)
+    split = next((i for i, tok in enumerate(argv) if tok in commands), len(argv))
+    head, tail = argv[:split], argv[split:]
+    for flag, dest in (("--nats", "nats"), ("--prefix", "prefix")):
+        if flag in head and flag not in tail and hasattr(args, dest):
+            setattr(args, dest, head[head.index(flag) + 1])
+
+
+if __name__ == "__main__":
+    main()
