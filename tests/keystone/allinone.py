@@ -66,6 +66,7 @@ def keystone_allinone(*, password: str, projects: dict[str, str], dataplane: boo
     (projects and users are created; `service` + a `neutron` service user always are)."""
     ks = ksfix.start(free_port())
     var = tempfile.mkdtemp(prefix="nl-ksaio-")
+    os.chmod(var, 0o755)   # dnsmasq drops to nobody and must read its hosts file under var/
     env = None
     try:
         directory = Directory(ks, password)
@@ -81,7 +82,10 @@ def keystone_allinone(*, password: str, projects: dict[str, str], dataplane: boo
                "NETLEDGER_NATS_PORT": str(free_port()), "NETLEDGER_AUTH_STRATEGY": "keystone",
                "NETLEDGER_KEYSTONE_URL": ks.url, "NETLEDGER_KEYSTONE_SERVICE_USER": "neutron",
                "NETLEDGER_KEYSTONE_SERVICE_PASSWORD": password, "NETLEDGER_KEYSTONE_SERVICE_PROJECT": "service",
-               "NETLEDGER_PREFIX": "ks" + uuid.uuid4().hex[:6], **(extra_env or {})}
+               "NETLEDGER_PREFIX": (tag := "ks" + uuid.uuid4().hex[:6]),
+               # Its own dataplane namespaces, so a `make up` all-in-one can run beside it.
+               "NETLEDGER_AIO_NETNS": f"{tag}-aio", "NETLEDGER_AIO_NETNS_PREFIX": f"{tag}-",
+               **(extra_env or {})}
         args = [str(NETLEDGER), "up", "--detach"] + ([] if dataplane else ["--no-l2"])
         subprocess.run(args, env=env, check=True, cwd=var)
         wait_http(api_url + "/", timeout=60)
