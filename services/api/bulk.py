@@ -2,7 +2,8 @@
 
 Each item is decided like a single create (claims are won one by one and owned by the
 item's id); the facts of all items are then published as one atomic batch, so either
-every resource exists afterwards or none does. Claims of a failed bulk are released
+every resource exists afterwards or none does. The write goes through the API's one
+executor (writer.run_with_retries, atomic mode). Claims of a failed bulk are released
 before the error is answered, so a refused bulk leaves no address or MAC held.
 """
 
@@ -10,11 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 
+import msgspec
 from aiohttp import web
 
-from netledger.errors import BadRequest, Conflict, ServiceUnavailable
-from netledger.libs.bus import BusUnavailable, WrongLastSequence
-from netledger.libs.events.envelope import wrap
+from netledger.errors import BadRequest, Conflict
 
 from .attributes import validate_body
 from .common import for_caller, json_response, new_resource_id
@@ -22,7 +22,7 @@ from .deciders import Plan
 from .deciders.claims import Ledger
 from .subnet_rules import _check_against_network as check_overlap
 from . import store_quota
-from .writer import ATTEMPTS, Retry
+from .writer import Retry, run_with_retries
 
 MAX_BULK = 500
 
@@ -49,35 +49,28 @@ async def create_bulk(request: web.Request, kind: str, body: dict) -> web.Respon
         from .handlers_port import ensure_default_group
         await ensure_default_group(svc, ctx, reqs)
     ledger = Ledger()
-    try:
-        async with store_quota.reserved_for(svc, ctx, kind, reqs, ids):
-            await _attempts(svc, ctx, kind, reqs, ids, ledger)
-    except BaseException:
-        if ledger.won and not ledger.committed:
-            await svc.writer.release(ctx, ledger.releases())
-        raise
+    async with store_quota.reserved_for(svc, ctx, kind, reqs, ids):
+        await run_with_retries(lambda: _decide(svc, ctx, kind, reqs, ids, ledger.won), svc.writer, ctx,
+                               ledger=ledger, atomic=True)
     return _respond(svc, kind, ids, ctx)
 
 
-async def _attempts(svc, ctx, kind: str, reqs: list[dict], ids: list[str], ledger: Ledger) -> None:
+def _decide(svc, ctx, kind: str, reqs: list[dict], ids: list[str], won) -> Plan:
+    """Every item decided like a single create, merged into one plan whose facts land as
+    one atomic batch (the executor's atomic mode)."""
     plan_create = _planner(kind)
-    for _attempt in range(ATTEMPTS):
-        if kind == "port":
-            plans = [plan_create(svc, ctx, req, rid, ledger.won) for req, rid in zip(reqs, ids)]
-        else:
-            plans = [plan_create(svc, ctx, req, rid) for req, rid in zip(reqs, ids)]
-        _check_distinct(plans)
-        if kind == "subnet":
-            _check_no_overlap(plans)
-        try:
-            await _execute(svc, ctx, plans, ledger)
-            return
-        except Retry as exc:
-            try:
-                await svc.position.wait_for(exc.seq, timeout=2.0)
-            except ServiceUnavailable:
-                pass
-    raise Conflict("Too many concurrent modifications; please retry.", type="Conflict")
+    if kind == "port":
+        plans = [plan_create(svc, ctx, req, rid, won) for req, rid in zip(reqs, ids)]
+    else:
+        plans = [plan_create(svc, ctx, req, rid) for req, rid in zip(reqs, ids)]
+    _check_distinct(plans)
+    if kind == "subnet":
+        _check_no_overlap(plans)
+    # Steps are unique per item only: qualify them by the item's position.
+    facts = tuple(msgspec.structs.replace(pub, step=f"bulk-{i}-{pub.step}")
+                  for i, plan in enumerate(plans) for pub in plan.facts)
+    return Plan(claims=tuple(c for p in plans for c in p.claims), facts=facts,
+                releases=tuple(r for p in plans for r in p.releases))
 
 
 def _check_distinct(plans: list[Plan]) -> None:
@@ -103,35 +96,6 @@ def _check_no_overlap(plans: list[Plan]) -> None:
         same_net = [s for s in earlier if s["network_id"] == ev.network_id]
         check_overlap(ipaddress.ip_network(ev.cidr), same_net, ev.network_id)
         earlier.append({"network_id": ev.network_id, "cidr": ev.cidr})
-
-
-async def _execute(svc, ctx, plans: list[Plan], ledger: Ledger) -> None:
-    writer = svc.writer
-    await writer.claim(ctx, tuple(c for p in plans for c in p.claims), ledger)
-    items = []
-    for i, plan in enumerate(plans):
-        for pub in plan.facts:
-            env = wrap(pub.event, kind=pub.kind, aggregate_id=pub.aggregate_id, request_id=ctx.request_id,
-                       actor=ctx.actor)
-            items.append((pub.subject, env, ctx.msg_id(f"bulk-{i}-{pub.step}"), pub.expect_seq, pub.expect_subject))
-    # Items of one bulk on the same network share its tree expectation: only the first
-    # may carry it (the others would see the first's sequence), which still guards all.
-    seen = set()
-    for n, (subject, env, msg_id, seq, exp_subject) in enumerate(items):
-        key = exp_subject or subject
-        if exp_subject and key in seen:
-            items[n] = (subject, env, msg_id, None, None)
-        seen.add(key)
-    ledger.committed = True
-    try:
-        seq = await svc.bus.publish_batch(items)
-    except WrongLastSequence as exc:
-        ledger.committed = False  # the batch was refused as a whole
-        raise Retry(exc.current, plans[0].facts[0]) from exc
-    except BusUnavailable as exc:
-        raise ServiceUnavailable("The event bus is unavailable; please retry.") from exc
-    seq = max(seq, await writer.release(ctx, tuple(r for p in plans for r in p.releases)))
-    await svc.position.wait_for(seq)
 
 
 def _respond(svc, kind: str, ids: list[str], ctx) -> web.Response:

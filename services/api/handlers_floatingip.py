@@ -14,7 +14,8 @@ from .attributes import Attr, READ_ONLY, COMMON, validate_body
 from .common import check_if_match, list_response, new_resource_id, read_json, respond, show
 from .deciders import floatingip as decide
 from .deciders.router import OWNER_FIP
-from .handlers_router import external_network, plan_port, port_delete_plan, run_atomic
+from .writer import run_atomic_with_claims
+from .handlers_router import external_network, plan_port, port_delete_plan
 
 
 def to_ip_or_none(value, name: str):
@@ -107,7 +108,7 @@ async def create(request: web.Request) -> web.Response:
 
     if not ctx.idempotency_key or svc.reader.row("floatingips", fid) is None:
         async with store_quota.reserved_for(svc, ctx, "floatingip", [req], [fid]):
-            await run_atomic(plan, svc, ctx)
+            await run_atomic_with_claims(plan, svc.writer, ctx)
     body, _ = svc.reader.get("floatingip", fid, None)
     return respond(request, "floatingip", body, status=201)
 
@@ -137,7 +138,7 @@ async def update(request: web.Request) -> web.Response:
                                  port_id, changes.get("fixed_ip_address"))
         return decide.decide_update(cur, seq, changes, assoc=assoc, subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     body, _ = svc.reader.get("floatingip", fid, None)
     return respond(request, "floatingip", body)
 
@@ -155,7 +156,7 @@ async def delete(request: web.Request) -> web.Response:
         port_delete = port_delete_plan(svc, ctx, row[0]) if exists else None
         return decide.decide_delete(cur, seq, port_delete=port_delete, subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     await store_quota.release_of(svc, ctx, "floatingip", {fid})
     return web.Response(status=204)
 

@@ -2,7 +2,7 @@
 
 Reads come from the projection's views (derived ``status``, ``audited``,
 ``firewall_policy_id``); writes go through the pure deciders in deciders/fwaas.py
-and ``run_atomic`` (each fact expects its aggregate's last sequence). Shared
+and ``writer.run_atomic_with_claims`` (each fact expects its aggregate's last sequence). Shared
 resources are visible to every project, as neutron-fwaas shows them.
 """
 
@@ -19,7 +19,6 @@ from . import attributes, discovery
 from .attributes import Attr, READ_ONLY, to_bool, to_int, to_str, to_uuid_list, validate_body
 from .common import check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
 from .deciders import fwaas as decide
-from .handlers_router import run_atomic
 from .subnet_rules import attr_error
 
 BASE = "/v2.0/fwaas"
@@ -175,7 +174,7 @@ def _crud(kind: str):
             return fn(project, req, **{f"{kind.split('_')[1]}_id": rid}, subjects=svc.subjects)
 
         if not ctx.idempotency_key or svc.reader.row(f"{kind}s_v", rid) is None:
-            await run_atomic(plan, svc, ctx)
+            await run_atomic_with_claims(plan, svc.writer, ctx)
         return respond(request, kind, svc.reader.get(kind, rid, None)[0], status=201)
 
     async def get(request: web.Request) -> web.Response:
@@ -198,7 +197,7 @@ def _crud(kind: str):
                   "firewall_group": decide.decide_group_update}[kind]
             return fn(cur, seq, changes, subjects=svc.subjects)
 
-        await run_atomic(plan, svc, ctx)
+        await run_atomic_with_claims(plan, svc.writer, ctx)
         return respond(request, kind, svc.reader.get(kind, rid, None)[0])
 
     async def delete(request: web.Request) -> web.Response:
@@ -213,7 +212,7 @@ def _crud(kind: str):
                 return decide.decide_policy_delete(cur, seq, used_by=_groups_using(svc, rid), subjects=svc.subjects)
             return decide.decide_group_delete(cur, seq, subjects=svc.subjects)
 
-        await run_atomic(plan, svc, ctx)
+        await run_atomic_with_claims(plan, svc.writer, ctx)
         return web.Response(status=204)
 
     return create, get, index, update, delete
@@ -246,7 +245,7 @@ async def _rule_action(request: web.Request) -> web.Response:
         return decide.decide_insert_rule(cur, seq, rule_id=rule_id, before=body.get("insert_before") or "",
                                          after=body.get("insert_after") or "", subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     return json_response(svc.reader.get("firewall_policy", pid, None)[0])
 
 

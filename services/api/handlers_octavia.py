@@ -4,7 +4,7 @@ Every write loads the LB aggregate (its folded state and subject sequence), lets
 pure decider (deciders/octavia.py) turn the request into one fact, and publishes it
 expecting that sequence (a lost race decides again on the newer state). The VIP is a
 real port decided by the port machinery and published with ``LoadBalancerCreated`` in
-one atomic batch (handlers_router.run_atomic). Errors have Octavia's body shape.
+one atomic batch (writer.run_atomic_with_claims). Errors have Octavia's body shape.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from .deciders import octavia as decide
 from .deciders.octavia_attrs import validate
 from .deciders.router import merge
 from .handlers_octavia_views import BODIES, Report, loadbalancer_body, lb_provisioning, status_tree
-from .handlers_router import plan_port, port_delete_plan, run_atomic
+from .writer import run_atomic_with_claims
+from .handlers_router import plan_port, port_delete_plan
 
 log = structlog.get_logger("api.octavia")
 PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
@@ -125,7 +126,7 @@ async def write(svc, ctx, lb_id: str, decide_fn) -> None:
         state, seq, rep = load(svc, ctx, lb_id)
         return decide_fn(state, seq, lb_provisioning(state, rep))
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
 
 
 def _svc(request):
@@ -184,7 +185,7 @@ async def lb_create(request: web.Request) -> web.Response:
             return merge(port_plan, lb_plan, resource_id=lb_id)
 
     if not ctx.idempotency_key or svc.reader.row("loadbalancers", lb_id) is None:
-        await run_atomic(plan, svc, ctx)
+        await run_atomic_with_claims(plan, svc.writer, ctx)
     state, _, rep = load(svc, ctx, lb_id)
     return json_response({"loadbalancer": loadbalancer_body(state, rep)}, status=201)
 
@@ -235,7 +236,7 @@ async def lb_delete(request: web.Request) -> web.Response:
                                           subjects=svc.subjects, owns_vip=owns)
         return merge(lb_plan, port_delete_plan(svc, ctx, port["id"]), resource_id=lb_id) if owns else lb_plan
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     return web.Response(status=204)
 
 

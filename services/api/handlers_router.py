@@ -1,7 +1,7 @@
 """HTTP handlers for /v2.0/routers (l3, extraroute, extraroute-atomic, ext-gw-mode).
 
 Router writes touch several aggregates (the router and its ports, with their claims):
-``run_atomic`` wins the claims, then publishes all facts as one JetStream atomic
+``writer.run_atomic_with_claims`` wins the claims, then publishes all facts as one JetStream atomic
 batch, so a router never names a port that does not exist; a lost race re-reads and
 decides again (claims already won are reused, see deciders/claims.py).
 """
@@ -11,9 +11,7 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from netledger.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
-from netledger.libs.bus import BusUnavailable, WrongLastSequence
-from netledger.libs.events.envelope import wrap
+from netledger.errors import BadRequest, Conflict, Forbidden, NotFound
 
 from . import attributes, discovery, store_quota
 from .attributes import Attr, READ_ONLY, COMMON, to_bool, to_list, validate_body
@@ -21,9 +19,8 @@ from .common import check_if_match, json_response, list_response, new_resource_i
 from .deciders import Plan
 from .deciders import port as port_decider
 from .deciders import router as decide
-from .deciders.claims import Ledger
 from .handlers_port import plan_create as port_plan_create
-from .writer import Retry
+from .writer import run_atomic_with_claims
 
 
 def to_gateway_info(value, name: str):
@@ -69,53 +66,6 @@ for alias, name, desc in (
         ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for "
          "specifying whether SNAT should occur on the external gateway")):
     discovery.EXTENSIONS[alias], discovery.NAMES[alias] = desc, name
-
-
-# --- execution ------------------------------------------------------------------
-
-async def run_atomic(decide_fn, svc, ctx, *, attempts: int = 8) -> Plan:
-    """decide_fn(won) -> Plan; claims, then the facts as one atomic batch, then releases."""
-    ledger = Ledger()
-    try:
-        for _ in range(attempts):
-            plan = decide_fn(ledger.won)
-            try:
-                await _execute(svc, ctx, plan, ledger)
-                return plan
-            except Retry as exc:
-                try:
-                    await svc.position.wait_for(exc.seq, timeout=2.0)
-                except ServiceUnavailable:
-                    pass
-        raise Conflict("Too many concurrent modifications; please retry.", type="Conflict")
-    except BaseException:
-        if ledger.won and not ledger.committed:
-            await svc.writer.release(ctx, ledger.releases())
-        raise
-
-
-async def _execute(svc, ctx, plan: Plan, ledger: Ledger) -> None:
-    top = await svc.writer.claim(ctx, plan.claims, ledger)
-    if plan.facts:
-        # Steps are only unique per aggregate (every create is "create"): qualify them.
-        items = [(p.subject, wrap(p.event, kind=p.kind, aggregate_id=p.aggregate_id, request_id=ctx.request_id,
-                                  actor=ctx.actor), ctx.msg_id(f"{p.kind}:{p.aggregate_id}:{p.step}"),
-                  p.expect_seq, p.expect_subject) for p in plan.facts]
-        ledger.committed = True
-        try:
-            if len(items) == 1:
-                subject, env, msg_id, seq, exp = items[0]
-                top = max(top, await svc.bus.publish(subject, env, msg_id=msg_id, expect_seq=seq, expect_subject=exp))
-            else:
-                top = max(top, await svc.bus.publish_batch(items))
-        except WrongLastSequence as exc:
-            ledger.committed = False   # refused as a whole
-            raise Retry(max(exc.current, top), plan.facts[0]) from exc
-        except BusUnavailable as exc:
-            raise ServiceUnavailable("The event bus is unavailable; please retry.") from exc
-    top = max(top, await svc.writer.release(ctx, plan.releases))
-    if top:
-        await svc.position.wait_for(top)
 
 
 # --- reads ------------------------------------------------------------------------
@@ -220,7 +170,7 @@ async def create(request: web.Request) -> web.Response:
 
     if not ctx.idempotency_key or svc.reader.row("routers", rid) is None:
         async with store_quota.reserved_for(svc, ctx, "router", [req], [rid]):
-            await run_atomic(plan, svc, ctx)
+            await run_atomic_with_claims(plan, svc.writer, ctx)
     body, _ = svc.reader.get("router", rid, None)
     return respond(request, "router", body, status=201)
 
@@ -261,7 +211,7 @@ async def update(request: web.Request) -> web.Response:
             gw_plan = _gateway_change(svc, ctx, cur, seq, changes["external_gateway_info"], new_gw_port, won)
         return decide.decide_update(ctx, cur, seq, changes, subjects=svc.subjects, routes=routes, gateway=gw_plan)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     body, _ = svc.reader.get("router", rid, None)
     return respond(request, "router", body)
 
@@ -293,7 +243,7 @@ async def delete(request: web.Request) -> web.Response:
         return decide.decide_delete(cur, seq, interfaces=interfaces(svc, rid), gw_delete=gw_delete,
                                     fips_on_router=len(fips_on_router(svc, rid)), subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     await store_quota.release_of(svc, ctx, "router", {rid})
     return web.Response(status=204)
 
@@ -317,7 +267,7 @@ async def extraroutes(request: web.Request) -> web.Response:
             routes = [r for r in routes if r not in given]
         return decide.decide_update(ctx, cur, seq, {}, subjects=svc.subjects, routes=routes_for(svc, rid, routes))
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     body, _ = svc.reader.get("router", rid, None)
     return json_response({"router": body})
 

@@ -15,8 +15,9 @@ from netledger.errors import BadRequest, Conflict, NotFound
 from .common import json_response, new_resource_id, read_json
 from .deciders import port as port_decider
 from .deciders import router as decide
+from .writer import run_atomic_with_claims
 from .handlers_router import (
-    admin, get_router, interfaces, plan_port, port_delete_plan, router_host, run_atomic,
+    admin, get_router, interfaces, plan_port, port_delete_plan, router_host,
 )
 
 
@@ -90,7 +91,7 @@ async def add_interface(request: web.Request) -> web.Response:
         return decide.decide_add_interface(router, seq, subnet=subnet, interfaces=itfs, port_id=pid,
                                            port_plan=port_plan, subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     return json_response(result)
 
 
@@ -111,5 +112,5 @@ async def remove_interface(request: web.Request) -> web.Response:
         return decide.decide_remove_interface(router, seq, itf=itf, port_delete=port_delete_plan(svc, ctx, itf["port_id"]),
                                               fips_in_subnet=fips, subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     return json_response(result)

@@ -2,7 +2,7 @@
 
 Five resource kinds share one CRUD path: validate the body (attribute specs below),
 build the whole resource value, run the cross-resource checks against the projection,
-and publish one fact expecting the resource's last sequence (``run_atomic`` re-reads
+and publish one fact expecting the resource's last sequence (``run_atomic_with_claims`` re-reads
 and decides again on a lost race, then waits for read-your-writes). The PSK is part of
 the connection body, as Neutron returns it; it is never logged (request logs carry
 method, path and status only).
@@ -19,7 +19,8 @@ from .attributes import COMMON, READ_ONLY, REQUIRED, Attr, only_empty, to_bool, 
 from .common import list_response, new_resource_id, read_json, respond, show
 from .deciders import vpnaas as decide
 from .deciders.network import _project
-from .handlers_router import interfaces, run_atomic
+from .writer import run_atomic_with_claims
+from .handlers_router import interfaces
 
 
 def _uuid_or_none(value, name: str):
@@ -151,7 +152,7 @@ def crud(kind: str):
             return decide.decide_create(kind, value, svc.subjects)
 
         if not ctx.idempotency_key or svc.reader.row(f"{kind}s_v", rid) is None:
-            await run_atomic(plan, svc, ctx)
+            await run_atomic_with_claims(plan, svc.writer, ctx)
         body, _ = svc.reader.get(kind, rid, None)
         return respond(request, kind, body, status=201)
 
@@ -180,7 +181,7 @@ def crud(kind: str):
                 check(svc, ctx, kind, new)
             return decide.decide_update(kind, old, new, seq, svc.subjects, users=users(svc, kind, rid))
 
-        await run_atomic(plan, svc, ctx)
+        await run_atomic_with_claims(plan, svc.writer, ctx)
         body, _ = svc.reader.get(kind, rid, None)
         return respond(request, kind, body)
 
@@ -192,7 +193,7 @@ def crud(kind: str):
             _, seq = get_resource(svc, ctx, kind, rid)
             return decide.decide_delete(kind, rid, seq, svc.subjects, users=users(svc, kind, rid))
 
-        await run_atomic(plan, svc, ctx)
+        await run_atomic_with_claims(plan, svc.writer, ctx)
         return web.Response(status=204)
 
     return create, get, index, update, delete
