@@ -18,6 +18,7 @@ from netledger.errors import BadRequest, Conflict
 
 from .attributes import validate_body
 from .common import for_caller, json_response, new_resource_id
+from .commands import network, port, subnet
 from .deciders import Plan
 from .deciders.claims import Ledger
 from .subnet_rules import _check_against_network as check_overlap
@@ -28,10 +29,7 @@ MAX_BULK = 500
 
 
 def _planner(kind: str):
-    from . import handlers_network, handlers_port, handlers_subnet
-
-    return {"network": handlers_network.plan_create, "subnet": handlers_subnet.plan_create,
-            "port": handlers_port.plan_create}[kind]
+    return {"network": network.plan_create, "subnet": subnet.plan_create, "port": port.plan_create}[kind]
 
 
 async def create_bulk(request: web.Request, kind: str, body: dict) -> web.Response:
@@ -46,8 +44,7 @@ async def create_bulk(request: web.Request, kind: str, body: dict) -> web.Respon
     if all(svc.reader.row(f"{kind}s_v", i) is not None for i in ids):
         return _respond(svc, kind, ids, ctx)
     if kind == "port":
-        from .handlers_port import ensure_default_group
-        await ensure_default_group(svc, ctx, reqs)
+        await port.ensure_default_group(svc, ctx, reqs)
     ledger = Ledger()
     async with store_quota.reserved_for(svc, ctx, kind, reqs, ids):
         await run_with_retries(lambda: _decide(svc, ctx, kind, reqs, ids, ledger.won), svc.writer, ctx,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import msgspec
 from aiohttp import web
 
@@ -30,7 +32,8 @@ def agent_body(row, alive_fn) -> dict:
 
 def _bodies(request) -> list[dict]:
     svc = request.app["svc"]
-    return [agent_body(r, svc.agents.alive) for r in svc.reader.agents()]
+    now = datetime.now(timezone.utc)
+    return [agent_body(r, lambda hb: svc.agents.alive(hb, now)) for r in svc.reader.agents()]
 
 
 async def index(request: web.Request) -> web.Response:

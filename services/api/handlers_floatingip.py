@@ -15,7 +15,7 @@ from .common import check_if_match, list_response, new_resource_id, read_json, r
 from .deciders import floatingip as decide
 from .deciders.router import OWNER_FIP
 from .writer import run_atomic_with_claims
-from .handlers_router import external_network, plan_port, port_delete_plan
+from .commands.router import external_network, plan_port, port_delete_plan
 
 
 def to_ip_or_none(value, name: str):

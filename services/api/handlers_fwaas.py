@@ -20,6 +20,7 @@ from .attributes import Attr, READ_ONLY, to_bool, to_int, to_str, to_uuid_list, 
 from .common import check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
 from .deciders import fwaas as decide
 from .subnet_rules import attr_error
+from .writer import run_atomic_with_claims
 
 BASE = "/v2.0/fwaas"
 _PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "6": "tcp", "17": "udp", "1": "icmp"}

@@ -14,8 +14,9 @@ from netledger.errors import BadRequest
 from .common import json_response, new_resource_id, read_json
 from .deciders import octavia as decide
 from .deciders.octavia_attrs import validate
-from .handlers_octavia import COLLECTIONS, _filtered, _svc, lb_of, load, octavia_errors, visible_states, write
-from .handlers_octavia_views import BODIES
+from .commands.octavia import lb_of, load, visible_states, write
+from .octavia_common import COLLECTIONS, _filtered, _svc, octavia_errors
+from .octavia_views import BODIES
 
 # kind -> (URL parent parameter, spec field it fills)
 URL_PARENT = {"member": ("pool_id", "pool_id"), "l7rule": ("policy_id", "policy_id")}

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from netledger.errors import Conflict, Forbidden
+from netledger.errors import Conflict
 
 from .attributes import PORT, validate_body
 from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
                      show)
-from .deciders import port as decide
+from .commands import port as commands
 from .deciders.claims import Ledger
-from .handlers_subnet import visible_network
 from . import store_quota
 from .writer import run_with_retries
 
@@ -34,51 +33,14 @@ async def create(request: web.Request) -> web.Response:
     # Nova's service role binds ports (binding:host_id, binding:profile), as Neutron allows.
     req = validate_body("port", body, create=True, is_admin=ctx.is_admin or ctx.is_service)
     port_id = new_resource_id(ctx, "port")
-    await ensure_default_group(svc, ctx, [req])
+    await commands.ensure_default_group(svc, ctx, [req])
     if not ctx.idempotency_key or svc.reader.row("ports", port_id) is None:
         ledger = Ledger()
         async with store_quota.reserved_for(svc, ctx, "port", [req], [port_id]):
-            await run_with_retries(lambda: plan_create(svc, ctx, req, port_id, ledger.won), svc.writer, ctx,
+            await run_with_retries(lambda: commands.plan_create(svc, ctx, req, port_id, ledger.won), svc.writer, ctx,
                                    ledger=ledger)
     body, _ = svc.reader.get("port", port_id, None)
     return respond(request, "port", body, status=201)
-
-
-async def ensure_default_group(svc, ctx, reqs: list[dict]) -> None:
-    """Ports that will get their project's default group need it to exist first."""
-    from .handlers_security_group import ensure_default
-
-    for project in sorted({r.get("project_id") or r.get("tenant_id") or ctx.project_id for r in reqs
-                           if "security_groups" not in r and r.get("port_security_enabled", True)
-                           and not str(r.get("device_owner", "")).startswith("network:")}):
-        await ensure_default(svc, ctx, project, wait=False)
-
-
-def sg_known(svc):
-    return lambda sg_id: svc.reader.row("security_groups", sg_id) is not None
-
-
-def plan_create(svc, ctx, req, port_id, won=None):
-    net, tree_seq = visible_network(svc, ctx, req["network_id"])
-    check_network_owner_attrs(ctx, net, req)
-    return decide.decide_create(ctx, req, port_id=port_id, network=net, tree_seq=tree_seq,
-                                subnets=svc.reader.subnets_of(net["id"]), claims=svc.claims, agents=svc.agents,
-                                subjects=svc.subjects, rng=svc.rng, mac_base=svc.cfg.mac_base, won=won,
-                                sg_known=sg_known(svc))
-
-
-def check_network_owner_attrs(ctx, net: dict, req: dict) -> None:
-    """Neutron's policy: on someone else's (shared) network only its owner or an admin
-    may pick the MAC, the addresses or a network:* device owner (403)."""
-    if ctx.is_admin or net["project_id"] == ctx.project_id:
-        return
-    wanted = [a for a in ("mac_address",) if req.get(a)]
-    if any(isinstance(f, dict) and "ip_address" in f for f in req.get("fixed_ips") or ()):
-        wanted.append("fixed_ips:ip_address")
-    if str(req.get("device_owner", "")).startswith("network:"):
-        wanted.append("device_owner")
-    if wanted:
-        raise Forbidden(f"(rule:create_port:{wanted[0]}) is disallowed by policy", type="PolicyNotAuthorized")
 
 
 async def get(request: web.Request) -> web.Response:
@@ -100,11 +62,7 @@ async def update(request: web.Request) -> web.Response:
     def plan():
         cur, seq = svc.reader.get("port", pid, ctx.scope("port"))
         check_if_match(request, cur)
-        net, _ = svc.reader.get("network", cur["network_id"], None)
-        return decide.decide_update(ctx, cur, seq, changes, network=net,
-                                    subnets=svc.reader.subnets_of(net["id"]), claims=svc.claims,
-                                    agents=svc.agents, subjects=svc.subjects, rng=svc.rng, won=ledger.won,
-                                    sg_known=sg_known(svc))
+        return commands.plan_update(svc, ctx, cur, seq, changes, ledger.won)
 
     await run_with_retries(plan, svc.writer, ctx, ledger=ledger)
     body, _ = svc.reader.get("port", pid, None)
@@ -122,7 +80,7 @@ async def delete(request: web.Request) -> web.Response:
             # Routers and floating IPs own these ports: they go when their owner does.
             raise Conflict(f"Port {pid} cannot be deleted directly via the port API: has device owner "
                            f"{cur['device_owner']}.", type="ServicePortInUse")
-        return decide.decide_delete(ctx, cur, seq, claims=svc.claims, subjects=svc.subjects)
+        return commands.plan_delete(svc, ctx, cur, seq)
 
     response = await delete_idempotently(request, lambda: run_with_retries(plan, svc.writer, ctx),
                                          lambda i: svc.subjects.aggregate("port", i))

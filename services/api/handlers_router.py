@@ -8,18 +8,21 @@ decides again (claims already won are reused, see deciders/claims.py).
 
 from __future__ import annotations
 
-import msgspec
+from datetime import datetime, timezone
+
 from aiohttp import web
 
-from netledger.errors import BadRequest, Conflict, Forbidden, NotFound
+from netledger.errors import BadRequest, Forbidden
 
 from . import attributes, discovery, store_quota
 from .attributes import Attr, READ_ONLY, COMMON, to_bool, to_list, validate_body
 from .common import check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
 from .deciders import Plan
-from .deciders import port as port_decider
 from .deciders import router as decide
-from .handlers_port import plan_create as port_plan_create
+from .commands.router import (
+    check_no_vpnservice, fips_on_router, gateway_port, gateway_port_plan, get_router, interfaces,
+    port_delete_plan, router_host,
+)
 from .writer import run_atomic_with_claims
 
 
@@ -72,87 +75,6 @@ for alias, name, desc in (
 
 def _svc(request):
     return request.app["svc"]
-
-
-def admin(ctx):
-    return msgspec.structs.replace(ctx, is_admin=True)
-
-
-def router_host(svc, router_id: str) -> str:
-    row = svc.reader.conn.execute("SELECT host FROM routers WHERE id = ?", [router_id]).fetchone()
-    return row[0] if row else ""
-
-
-def interfaces(svc, router_id: str) -> list[dict]:
-    rows = svc.reader.conn.execute("SELECT * FROM router_interfaces_v WHERE router_id = ? ORDER BY port_id",
-                                   [router_id])
-    return [dict(r) for r in rows]
-
-
-def gateway_port(svc, router_id: str) -> tuple[dict, int] | None:
-    row = svc.reader.conn.execute("SELECT gw_port_id FROM routers WHERE id = ?", [router_id]).fetchone()
-    if not row or not row[0]:
-        return None
-    return svc.reader.get("port", row[0], None)
-
-
-def fips_on_router(svc, router_id: str) -> list[dict]:
-    rows = svc.reader.conn.execute("SELECT body FROM floatingips_v WHERE json_extract(body, '$.router_id') = ?",
-                                   [router_id])
-    return [msgspec.json.decode(r[0]) for r in rows]
-
-
-def check_no_vpnservice(svc, router_id: str) -> None:
-    """Neutron's RouterInUseByVPNService: a router carrying a VPN service (any project's) stays."""
-    row = svc.reader.conn.execute("SELECT id FROM vpnservices WHERE router_id = ? ORDER BY id LIMIT 1",
-                                  [router_id]).fetchone()
-    if row:
-        raise Conflict(f"Router {router_id} is used by VPNService {row[0]}", type="RouterInUseByVPNService")
-
-
-def get_router(svc, ctx, router_id: str) -> tuple[dict, int]:
-    try:
-        return svc.reader.get("router", router_id, ctx.scope())
-    except NotFound:
-        raise NotFound(f"Router {router_id} could not be found", type="RouterNotFound") from None
-
-
-def external_network(svc, network_id: str, resource: str = "router") -> dict:
-    try:
-        net, _ = svc.reader.get("network", network_id, None)
-    except NotFound:
-        raise NotFound(f"Network {network_id} could not be found.", type="NetworkNotFound") from None
-    decide.check_external(net, resource)
-    return net
-
-
-def plan_port(svc, ctx, req: dict, port_id: str, won, *, project: str | None = None) -> Plan:
-    """A router-owned port decided by the port decider as an admin (the caller may not
-    own the network); ``project`` "" makes it Neutron's project-less gateway port."""
-    plan = port_plan_create(svc, admin(ctx), req, port_id, won)
-    if project is None:
-        return plan
-    fact = plan.facts[0]
-    ev = msgspec.structs.replace(fact.event, project_id=project)
-    return msgspec.structs.replace(plan, facts=(msgspec.structs.replace(fact, event=ev), *plan.facts[1:]))
-
-
-def gateway_port_plan(svc, ctx, router_id: str, gw: dict, port_id: str, won) -> Plan:
-    if ("enable_snat" in gw or gw.get("external_fixed_ips")) and not ctx.is_admin:
-        attr = "enable_snat" if "enable_snat" in gw else "external_fixed_ips"
-        raise Forbidden(f"(rule:create_router:external_gateway_info:{attr}) is disallowed by policy",
-                                   type="PolicyNotAuthorized")
-    external_network(svc, gw["network_id"])
-    req = {"network_id": gw["network_id"], "device_owner": decide.OWNER_GATEWAY, "device_id": router_id,
-           "binding:host_id": router_host(svc, router_id), "admin_state_up": True}
-    if gw.get("external_fixed_ips"):
-        req["fixed_ips"] = gw["external_fixed_ips"]
-    return plan_port(svc, ctx, req, port_id, won, project="")
-
-
-def port_delete_plan(svc, ctx, port_id: str) -> Plan:
-    cur, seq = svc.reader.get("port", port_id, None)
-    return port_decider.decide_delete(ctx, cur, seq, claims=svc.claims, subjects=svc.subjects)
 
 
 # --- CRUD -------------------------------------------------------------------------
@@ -280,7 +202,8 @@ async def l3_agents(request: web.Request) -> web.Response:
     get_router(svc, ctx, request.match_info["id"])
     host = router_host(svc, request.match_info["id"])
     rows = [r for r in svc.reader.agents() if r["host"] == host and r["agent_type"] == "L3 agent"]
-    return json_response({"agents": [agent_body(r, svc.agents.alive) for r in rows]})
+    now = datetime.now(timezone.utc)
+    return json_response({"agents": [agent_body(r, lambda hb: svc.agents.alive(hb, now)) for r in rows]})
 
 
 def add_routes(router) -> None:

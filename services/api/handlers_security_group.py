@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from netledger.errors import NotFound
 from netledger.libs.events.envelope import utc_now
-from netledger.libs.events.security_group import default_group_id
 
 from . import attributes, discovery, store_quota
 from .attributes import COMMON, READ_ONLY, Attr, to_bool, to_int, to_str, to_uuid, validate_body
 from .common import check_if_match, list_response, new_resource_id, read_json, respond, show
+from .commands.security_group import ensure_default, get_group, get_rule, group_exists, ports_using
 from .deciders import security_group as decide
 from .deciders.network import _project
-from .writer import Retry, run_with_retries
+from .writer import run_with_retries
 
 
 def _uuid_or_none(value, name: str):
@@ -63,49 +62,6 @@ for alias, name, desc in (
 
 def _svc(request):
     return request.app["svc"]
-
-
-def group_exists(svc, sg_id: str) -> bool:
-    return svc.reader.row("security_groups", sg_id) is not None
-
-
-async def ensure_default(svc, ctx, project_id: str, *, wait: bool = True) -> str:
-    """The project's default group, created if missing (race-free: expected seq 0).
-
-    ``wait=False`` (port creates): the id is fixed per project, so the port can name the
-    group before it is projected, and a port create still works while topology is down.
-    Lists and group writes wait, because they show the group."""
-    gid = default_group_id(project_id)
-    if project_id and not group_exists(svc, gid):
-        plan = decide.decide_default(project_id, exists=False, subjects=svc.subjects, time=utc_now())
-        try:
-            await svc.writer.execute(ctx, plan, wait=wait)
-        except Retry as exc:  # expected-sequence 0 lost: another request created it first
-            if wait:
-                await svc.position.wait_for(exc.seq)
-    return gid
-
-
-def get_group(svc, ctx, sg_id: str) -> tuple[dict, int]:
-    try:
-        return svc.reader.get("security_group", sg_id, ctx.scope())
-    except NotFound:
-        raise NotFound(f"Security group {sg_id} does not exist", type="SecurityGroupNotFound") from None
-
-
-def get_rule(svc, ctx, rule_id: str) -> tuple[dict, int]:
-    try:
-        return svc.reader.get("security_group_rule", rule_id, ctx.scope())
-    except NotFound:
-        raise NotFound(f"Security group rule {rule_id} does not exist",
-                       type="SecurityGroupRuleNotFound") from None
-
-
-def ports_using(svc, sg_id: str) -> int:
-    row = svc.reader.conn.execute(
-        "SELECT count(*) FROM ports p, json_each(json_extract(p.body, '$.security_groups')) g "
-        "WHERE g.value = ?", [sg_id]).fetchone()
-    return row[0]
 
 
 # --- groups ---------------------------------------------------------------------

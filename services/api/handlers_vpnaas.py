@@ -20,7 +20,7 @@ from .common import list_response, new_resource_id, read_json, respond, show
 from .deciders import vpnaas as decide
 from .deciders.network import _project
 from .writer import run_atomic_with_claims
-from .handlers_router import interfaces
+from .commands.router import interfaces
 
 
 def _uuid_or_none(value, name: str):
