@@ -16,14 +16,14 @@ from aiohttp import web
 
 from netledger.errors import BadRequest, Conflict
 
-from .attributes import validate_body
+from ..attributes import validate_body
 from .common import for_caller, json_response, new_resource_id
-from .commands import network, port, subnet
-from .deciders import Plan
-from .deciders.claims import Ledger
-from .subnet_rules import _check_against_network as check_overlap
-from . import store_quota
-from .writer import Retry, run_with_retries
+from ..commands import network, port, subnet
+from ..deciders import Plan
+from ..deciders.claims import Ledger
+from ..subnet_rules import _check_against_network as check_overlap
+from .. import store_quota
+from ..writer import Retry, run_with_retries
 
 MAX_BULK = 500
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from netledger.errors import BadRequest, InvalidInput, NotFound, PreconditionFailed
 
-from . import query
+from .. import query
 
 ID_NAMESPACE = uuid.UUID("6f1c1a52-6a43-4f0e-9d0e-6e65746c6467")
 

@@ -9,13 +9,13 @@ from aiohttp import web
 
 from netledger.errors import BadRequest, NotFound
 
-from . import attributes, discovery, store_quota
-from .attributes import Attr, READ_ONLY, COMMON, validate_body
+from .. import attributes, extensions, store_quota
+from ..attributes import Attr, READ_ONLY, COMMON, validate_body
 from .common import check_if_match, list_response, new_resource_id, read_json, respond, show
-from .deciders import floatingip as decide
-from .deciders.router import OWNER_FIP
-from .writer import run_atomic_with_claims
-from .commands.router import external_network, plan_port, port_delete_plan
+from ..deciders import floatingip as decide
+from ..deciders.router import OWNER_FIP
+from ..writer import run_atomic_with_claims
+from ..commands.router import external_network, plan_port, port_delete_plan
 
 
 def to_ip_or_none(value, name: str):
@@ -43,8 +43,8 @@ FLOATINGIP = {
 }
 attributes.SPECS["floatingip"] = FLOATINGIP
 ATTRS = frozenset(FLOATINGIP) | {"floating_port_id"}
-discovery.EXTENSIONS["fip-port-details"] = "Add port_details attribute to Floating IP resource"
-discovery.NAMES["fip-port-details"] = "Floating IP Port Details Extension"
+extensions.EXTENSIONS["fip-port-details"] = "Add port_details attribute to Floating IP resource"
+extensions.NAMES["fip-port-details"] = "Floating IP Port Details Extension"
 
 
 def _svc(request):

@@ -14,13 +14,13 @@ from aiohttp import web
 
 from netledger.errors import NotFound
 
-from . import attributes, discovery
-from .attributes import COMMON, READ_ONLY, REQUIRED, Attr, only_empty, to_bool, to_int, to_str_list, to_uuid
+from .. import attributes, extensions
+from ..attributes import COMMON, READ_ONLY, REQUIRED, Attr, only_empty, to_bool, to_int, to_str_list, to_uuid
 from .common import list_response, new_resource_id, read_json, respond, show
-from .deciders import vpnaas as decide
-from .deciders.network import _project
-from .writer import run_atomic_with_claims
-from .commands.router import interfaces
+from ..deciders import vpnaas as decide
+from ..deciders.network import _project
+from ..writer import run_atomic_with_claims
+from ..commands.router import interfaces
 
 
 def _uuid_or_none(value, name: str):
@@ -74,7 +74,7 @@ NOT_FOUND = {"ikepolicy": ("IKEPolicy", "IKEPolicyNotFound"), "ipsecpolicy": ("I
              "ipsec_site_connection": ("IPsec site connection", "IPsecSiteConnectionNotFound")}
 for alias, name, desc in (("vpnaas", "VPN service", "Extension for VPN service"),
                           ("vpn-endpoint-groups", "VPN Endpoint Groups", "VPN endpoint groups support")):
-    discovery.EXTENSIONS[alias], discovery.NAMES[alias] = desc, name
+    extensions.EXTENSIONS[alias], extensions.NAMES[alias] = desc, name
 
 
 # --- reads -----------------------------------------------------------------------

@@ -6,13 +6,13 @@ from aiohttp import web
 
 from netledger.errors import Conflict
 
-from .attributes import PORT, validate_body
+from ..attributes import PORT, validate_body
 from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
                      show)
-from .commands import port as commands
-from .deciders.claims import Ledger
-from . import store_quota
-from .writer import run_with_retries
+from ..commands import port as commands
+from ..deciders.claims import Ledger
+from .. import store_quota
+from ..writer import run_with_retries
 
 ATTRS = frozenset(PORT)
 SERVICE_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip",

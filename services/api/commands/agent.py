@@ -1,15 +1,11 @@
-"""GET /v2.0/agents: the live workers, from their heartbeats."""
+"""Agent reads: an agent's body from its heartbeat row (alive as of the caller's now)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 import msgspec
-from aiohttp import web
 
-from netledger.errors import NotFound
-
-from .common import json_response, show
 
 _AGENT_TOPIC = {"Open vSwitch agent": "N/A", "Linux bridge agent": "N/A"}
 
@@ -30,24 +26,7 @@ def agent_body(row, alive_fn) -> dict:
     }
 
 
-def _bodies(request) -> list[dict]:
-    svc = request.app["svc"]
+def bodies(svc, rows) -> list[dict]:
+    """Bodies of these heartbeat rows, alive judged at one reading of the clock."""
     now = datetime.now(timezone.utc)
-    return [agent_body(r, lambda hb: svc.agents.alive(hb, now)) for r in svc.reader.agents()]
-
-
-async def index(request: web.Request) -> web.Response:
-    bodies = _bodies(request)
-    for key, value in request.query.items():
-        if key in ("host", "agent_type", "binary", "id"):
-            bodies = [b for b in bodies if b[key] == value]
-        elif key == "alive":
-            bodies = [b for b in bodies if str(b["alive"]).lower() == value.lower()]
-    return json_response({"agents": bodies})
-
-
-async def get(request: web.Request) -> web.Response:
-    for body in _bodies(request):
-        if body["id"] == request.match_info["id"]:
-            return show(body, request, "agent")
-    raise NotFound(f"Agent {request.match_info['id']} could not be found", type="AgentNotFound")
+    return [agent_body(r, lambda hb: svc.agents.alive(hb, now)) for r in rows]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .attributes import NETWORK, validate_body
+from ..attributes import NETWORK, validate_body
 from netledger.services.dhcp import schedule_loop as dhcp_hooks
 
 from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
                      show)
-from .deciders import network as decide
-from . import store_quota
-from .commands import network as commands
-from .commands import rbac as rbac_views
-from .deciders import rbac
-from .writer import run_with_retries
+from ..deciders import network as decide
+from .. import store_quota
+from ..commands import network as commands
+from ..commands import rbac as rbac_views
+from ..deciders import rbac
+from ..writer import run_with_retries
 
 ATTRS = frozenset(NETWORK) | {"subnets"}
 

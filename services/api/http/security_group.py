@@ -12,13 +12,13 @@ from aiohttp import web
 
 from netledger.libs.events.envelope import utc_now
 
-from . import attributes, discovery, store_quota
-from .attributes import COMMON, READ_ONLY, Attr, to_bool, to_int, to_str, to_uuid, validate_body
+from .. import attributes, extensions, store_quota
+from ..attributes import COMMON, READ_ONLY, Attr, to_bool, to_int, to_str, to_uuid, validate_body
 from .common import check_if_match, list_response, new_resource_id, read_json, respond, show
-from .commands.security_group import ensure_default, get_group, get_rule, group_exists, ports_using
-from .deciders import security_group as decide
-from .deciders.network import _project
-from .writer import run_with_retries
+from ..commands.security_group import ensure_default, get_group, get_rule, group_exists, ports_using
+from ..deciders import security_group as decide
+from ..deciders.network import _project
+from ..writer import run_with_retries
 
 
 def _uuid_or_none(value, name: str):
@@ -57,7 +57,7 @@ for alias, name, desc in (
         ("stateful-security-group", "Stateful security group", "Support for stateful/stateless security groups"),
         ("security-groups-remote-address-group", "Remote address group id field for security group rules",
          "Add new field of remote address group id in security group rules")):
-    discovery.EXTENSIONS[alias], discovery.NAMES[alias] = desc, name
+    extensions.EXTENSIONS[alias], extensions.NAMES[alias] = desc, name
 
 
 def _svc(request):

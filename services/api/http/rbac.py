@@ -13,11 +13,11 @@ from aiohttp import web
 
 from netledger.errors import BadRequest, NotFound
 
-from . import store_quota
+from .. import store_quota
 from .common import delete_idempotently, json_response, new_resource_id, read_json
-from .commands.rbac import all_policies, find, port_projects, rows_of
-from .deciders import rbac as decide
-from .writer import run_with_retries
+from ..commands.rbac import all_policies, find, port_projects, rows_of
+from ..deciders import rbac as decide
+from ..writer import run_with_retries
 
 FIELDS = ("id", "project_id", "tenant_id", "object_type", "object_id", "action", "target_tenant")
 

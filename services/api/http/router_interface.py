@@ -13,10 +13,10 @@ from aiohttp import web
 from netledger.errors import BadRequest, Conflict, NotFound
 
 from .common import json_response, new_resource_id, read_json
-from .commands import port as port_commands
-from .deciders import router as decide
-from .writer import run_atomic_with_claims
-from .commands.router import (
+from ..commands import port as port_commands
+from ..deciders import router as decide
+from ..writer import run_atomic_with_claims
+from ..commands.router import (
     admin, get_router, interfaces, plan_port, port_delete_plan, router_host,
 )
 

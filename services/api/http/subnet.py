@@ -5,15 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 
-from .attributes import SUBNET, validate_body
+from ..attributes import SUBNET, validate_body
 from netledger.services.dhcp import schedule_loop as dhcp_hooks
 
 from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
                      show)
-from .commands import subnet as commands
-from .deciders import subnet as decide
-from . import store_quota
-from .writer import run_with_retries
+from ..commands import subnet as commands
+from ..deciders import subnet as decide
+from .. import store_quota
+from ..writer import run_with_retries
 
 ATTRS = frozenset(SUBNET)
 

@@ -15,12 +15,12 @@ from aiohttp import web
 
 from netledger.errors import BadRequest, NotFound
 
-from . import attributes, discovery
-from .attributes import Attr, READ_ONLY, to_bool, to_int, to_str, to_uuid_list, validate_body
+from .. import attributes, extensions
+from ..attributes import Attr, READ_ONLY, to_bool, to_int, to_str, to_uuid_list, validate_body
 from .common import check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
-from .deciders import fwaas as decide
-from .subnet_rules import attr_error
-from .writer import run_atomic_with_claims
+from ..deciders import fwaas as decide
+from ..subnet_rules import attr_error
+from ..writer import run_atomic_with_claims
 
 BASE = "/v2.0/fwaas"
 _PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "6": "tcp", "17": "udp", "1": "icmp"}
@@ -94,8 +94,8 @@ KINDS = {"firewall_rule": ("firewall_rules", RULE, "Firewall rule"),
          "firewall_group": ("firewall_groups", GROUP, "Firewall group")}
 for _kind, (_, _spec, _) in KINDS.items():
     attributes.SPECS[_kind] = _spec
-discovery.EXTENSIONS["fwaas_v2"] = "Provides support for firewall-as-a-service version 2"
-discovery.NAMES["fwaas_v2"] = "Firewall service v2"
+extensions.EXTENSIONS["fwaas_v2"] = "Provides support for firewall-as-a-service version 2"
+extensions.NAMES["fwaas_v2"] = "Firewall service v2"
 
 
 def _svc(request):

@@ -16,14 +16,14 @@ from aiohttp import web
 from netledger.errors import BadRequest, NotFound
 
 from .common import json_response, new_resource_id, read_json
-from .deciders import octavia as decide
-from .deciders.octavia_attrs import validate
-from .deciders.router import merge
-from .commands.octavia import load, visible_states, write
+from ..deciders import octavia as decide
+from ..deciders.octavia_attrs import validate
+from ..deciders.router import merge
+from ..commands.octavia import load, visible_states, write
 from .octavia_common import _filtered, _svc, octavia_errors
-from .octavia_views import loadbalancer_body, lb_provisioning, status_tree
-from .writer import run_atomic_with_claims
-from .commands.router import plan_port, port_delete_plan
+from ..octavia_views import loadbalancer_body, lb_provisioning, status_tree
+from ..writer import run_atomic_with_claims
+from ..commands.router import plan_port, port_delete_plan
 
 PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
 OWNER_VIP = "Octavia"
@@ -156,8 +156,6 @@ async def lb_stats(request: web.Request) -> web.Response:
 
 
 def add_routes(router) -> None:
-    from . import handlers_octavia_children as children
-
     for base in PREFIXES:
         router.add_get(f"{base}/loadbalancers", lb_index)
         router.add_post(f"{base}/loadbalancers", lb_create)
@@ -166,4 +164,3 @@ def add_routes(router) -> None:
         router.add_delete(f"{base}/loadbalancers/{{id}}", lb_delete)
         router.add_get(f"{base}/loadbalancers/{{id}}/status", lb_status)
         router.add_get(f"{base}/loadbalancers/{{id}}/stats", lb_stats)
-        children.add_routes(router, base)

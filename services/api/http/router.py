@@ -8,22 +8,21 @@ decides again (claims already won are reused, see deciders/claims.py).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from aiohttp import web
 
 from netledger.errors import BadRequest, Forbidden
 
-from . import attributes, discovery, store_quota
-from .attributes import Attr, READ_ONLY, COMMON, to_bool, to_list, validate_body
+from .. import attributes, extensions, store_quota
+from ..attributes import Attr, READ_ONLY, COMMON, to_bool, to_list, validate_body
 from .common import check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
-from .deciders import Plan
-from .deciders import router as decide
-from .commands.router import (
+from ..deciders import Plan
+from ..deciders import router as decide
+from ..commands import agent as agents
+from ..commands.router import (
     check_no_vpnservice, fips_on_router, gateway_port, gateway_port_plan, get_router, interfaces,
     port_delete_plan, router_host,
 )
-from .writer import run_atomic_with_claims
+from ..writer import run_atomic_with_claims
 
 
 def to_gateway_info(value, name: str):
@@ -68,7 +67,7 @@ for alias, name, desc in (
          "by atomically adding/removing extra routes"),
         ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for "
          "specifying whether SNAT should occur on the external gateway")):
-    discovery.EXTENSIONS[alias], discovery.NAMES[alias] = desc, name
+    extensions.EXTENSIONS[alias], extensions.NAMES[alias] = desc, name
 
 
 # --- reads ------------------------------------------------------------------------
@@ -196,25 +195,18 @@ async def extraroutes(request: web.Request) -> web.Response:
 
 async def l3_agents(request: web.Request) -> web.Response:
     """l3_agent_scheduler's GET: the agent hosting the router."""
-    from .handlers_agent import agent_body
-
     ctx, svc = request["ctx"], _svc(request)
     get_router(svc, ctx, request.match_info["id"])
     host = router_host(svc, request.match_info["id"])
     rows = [r for r in svc.reader.agents() if r["host"] == host and r["agent_type"] == "L3 agent"]
-    now = datetime.now(timezone.utc)
-    return json_response({"agents": [agent_body(r, lambda hb: svc.agents.alive(hb, now)) for r in rows]})
+    return json_response({"agents": agents.bodies(svc, rows)})
 
 
 def add_routes(router) -> None:
-    from . import handlers_router_interface as itf
-
     router.add_get("/v2.0/routers", index)
     router.add_post("/v2.0/routers", create)
     router.add_get("/v2.0/routers/{id}", get)
     router.add_put("/v2.0/routers/{id}", update)
     router.add_delete("/v2.0/routers/{id}", delete)
-    router.add_put("/v2.0/routers/{id}/add_router_interface", itf.add_interface)
-    router.add_put("/v2.0/routers/{id}/remove_router_interface", itf.remove_interface)
     router.add_put("/v2.0/routers/{id}/{action:add_extraroutes|remove_extraroutes}", extraroutes)
     router.add_get("/v2.0/routers/{id}/l3-agents", l3_agents)
