@@ -110,6 +110,8 @@ def make_app(cfg: Config, svc: Services) -> web.Application:
     app["cfg"] = cfg
     app["svc"] = svc
     app["auth"] = Auth(cfg)
+    # Commands consult the same policy (every authorization decision is the engine's).
+    svc.policy = app["auth"].policy
     routes(app)
     return app
 

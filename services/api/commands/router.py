@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import msgspec
 
-from netledger.errors import Conflict, Forbidden, NotFound
+from netledger.errors import Conflict, NotFound
 
+from ..auth import require
 from ..deciders import Plan
 from ..deciders import router as decide
 from . import port
@@ -80,10 +81,9 @@ def plan_port(svc, ctx, req: dict, port_id: str, won, *, project: str | None = N
 
 
 def gateway_port_plan(svc, ctx, router_id: str, gw: dict, port_id: str, won) -> Plan:
-    if ("enable_snat" in gw or gw.get("external_fixed_ips")) and not ctx.is_admin:
-        attr = "enable_snat" if "enable_snat" in gw else "external_fixed_ips"
-        raise Forbidden(f"(rule:create_router:external_gateway_info:{attr}) is disallowed by policy",
-                                   type="PolicyNotAuthorized")
+    for attr in ("enable_snat", "external_fixed_ips"):
+        if attr in gw and (attr == "enable_snat" or gw[attr]):
+            require(svc.policy, f"create_router:external_gateway_info:{attr}", ctx)
     external_network(svc, gw["network_id"])
     req = {"network_id": gw["network_id"], "device_owner": decide.OWNER_GATEWAY, "device_id": router_id,
            "binding:host_id": router_host(svc, router_id), "admin_state_up": True}

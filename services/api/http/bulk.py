@@ -17,7 +17,7 @@ from aiohttp import web
 from netledger.errors import BadRequest, Conflict
 
 from ..attributes import validate_body
-from .common import for_caller, json_response, new_resource_id
+from .common import may, for_caller, hidden_fields, json_response, new_resource_id
 from ..commands import network, port, subnet
 from ..deciders import Plan
 from ..deciders.claims import Ledger
@@ -39,17 +39,17 @@ async def create_bulk(request: web.Request, kind: str, body: dict) -> web.Respon
         raise BadRequest(f"Bulk request body must be {{'{kind}s': [ ... ]}} with at least one item")
     if len(items) > MAX_BULK:
         raise BadRequest(f"At most {MAX_BULK} {kind}s per bulk request")
-    reqs = [validate_body(kind, {kind: item}, create=True, is_admin=ctx.is_admin) for item in items]
+    reqs = [validate_body(kind, {kind: item}, create=True, may=may(request)) for item in items]
     ids = [new_resource_id(ctx, kind, i) for i in range(len(reqs))]
     if all(svc.reader.row(f"{kind}s_v", i) is not None for i in ids):
-        return _respond(svc, kind, ids, ctx)
+        return _respond(request, kind, ids)
     if kind == "port":
         await port.ensure_default_group(svc, ctx, reqs)
     ledger = Ledger()
     async with store_quota.reserved_for(svc, ctx, kind, reqs, ids):
         await run_with_retries(lambda: _decide(svc, ctx, kind, reqs, ids, ledger.won), svc.writer, ctx,
                                ledger=ledger, atomic=True)
-    return _respond(svc, kind, ids, ctx)
+    return _respond(request, kind, ids)
 
 
 def _decide(svc, ctx, kind: str, reqs: list[dict], ids: list[str], won) -> Plan:
@@ -95,6 +95,7 @@ def _check_no_overlap(plans: list[Plan]) -> None:
         earlier.append({"network_id": ev.network_id, "cidr": ev.cidr})
 
 
-def _respond(svc, kind: str, ids: list[str], ctx) -> web.Response:
-    bodies = [for_caller(svc.reader.get(kind, i, None)[0], kind, ctx) for i in ids]
+def _respond(request: web.Request, kind: str, ids: list[str]) -> web.Response:
+    svc, hidden = request.app["svc"], hidden_fields(request, kind)
+    bodies = [for_caller(svc.reader.get(kind, i, None)[0], hidden) for i in ids]
     return json_response({f"{kind}s": bodies}, status=201)

@@ -11,7 +11,7 @@ from netledger.errors import BadRequest, NotFound
 
 from .. import attributes, extensions, store_quota
 from ..attributes import Attr, READ_ONLY, COMMON, validate_body
-from .common import check_if_match, list_response, new_resource_id, read_json, respond, show
+from .common import may, check_if_match, list_response, new_resource_id, read_json, respond, show
 from ..deciders import floatingip as decide
 from ..deciders.router import OWNER_FIP
 from ..writer import run_atomic_with_claims
@@ -87,7 +87,7 @@ def _association(svc, ctx, fip_id: str, address: str, net_id: str, port_id, fixe
 
 async def create(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    req = validate_body("floatingip", await read_json(request), create=True, is_admin=ctx.is_admin)
+    req = validate_body("floatingip", await read_json(request), create=True, may=may(request))
     fid, port_id = new_resource_id(ctx, "floatingip"), new_resource_id(ctx, "floatingip-port")
 
     def plan(won):
@@ -125,7 +125,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("floatingip", await read_json(request), create=False, is_admin=ctx.is_admin)
+    changes = validate_body("floatingip", await read_json(request), create=False, may=may(request))
     fid = request.match_info["id"]
 
     def plan(won):

@@ -17,7 +17,7 @@ from netledger.errors import BadRequest, NotFound
 
 from .. import attributes, extensions
 from ..attributes import Attr, READ_ONLY, to_bool, to_int, to_str, to_uuid_list, validate_body
-from .common import check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
+from .common import may, check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
 from ..deciders import fwaas as decide
 from ..subnet_rules import attr_error
 from ..writer import run_atomic_with_claims
@@ -165,7 +165,7 @@ def _crud(kind: str):
 
     async def create(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], _svc(request)
-        req = validate_body(kind, await read_json(request), create=True, is_admin=ctx.is_admin)
+        req = validate_body(kind, await read_json(request), create=True, may=may(request))
         rid, project = new_resource_id(ctx, kind), _project(ctx, req)
 
         def plan(won):
@@ -187,7 +187,7 @@ def _crud(kind: str):
 
     async def update(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], _svc(request)
-        changes = validate_body(kind, await read_json(request), create=False, is_admin=ctx.is_admin)
+        changes = validate_body(kind, await read_json(request), create=False, may=may(request))
         rid = request.match_info["id"]
 
         def plan(won):

@@ -7,7 +7,7 @@ from aiohttp import web
 from ..attributes import NETWORK, validate_body
 from netledger.services.dhcp import schedule_loop as dhcp_hooks
 
-from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
+from .common import (may, check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
                      show)
 from ..deciders import network as decide
 from .. import store_quota
@@ -30,7 +30,7 @@ async def create(request: web.Request) -> web.Response:
     body = await read_json(request)
     if isinstance(body, dict) and "networks" in body:
         return await create_bulk(request, "network", body)
-    req = validate_body("network", body, create=True, is_admin=ctx.is_admin)
+    req = validate_body("network", body, create=True, may=may(request))
     net_id = new_resource_id(ctx, "network")
     if not ctx.idempotency_key or svc.reader.row("networks", net_id) is None:
         async with store_quota.reserved_for(svc, ctx, "network", [req], [net_id]):
@@ -51,7 +51,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("network", await read_json(request), create=False, is_admin=ctx.is_admin)
+    changes = validate_body("network", await read_json(request), create=False, may=may(request))
     net_id = request.match_info["id"]
 
     def plan():

@@ -7,7 +7,7 @@ from aiohttp import web
 from netledger.errors import Conflict
 
 from ..attributes import PORT, validate_body
-from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
+from .common import (may, check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
                      show)
 from ..commands import port as commands
 from ..deciders.claims import Ledger
@@ -31,7 +31,7 @@ async def create(request: web.Request) -> web.Response:
     if isinstance(body, dict) and "ports" in body:
         return await create_bulk(request, "port", body)
     # Nova's service role binds ports (binding:host_id, binding:profile), as Neutron allows.
-    req = validate_body("port", body, create=True, is_admin=ctx.is_admin or ctx.is_service)
+    req = validate_body("port", body, create=True, may=may(request))
     port_id = new_resource_id(ctx, "port")
     await commands.ensure_default_group(svc, ctx, [req])
     if not ctx.idempotency_key or svc.reader.row("ports", port_id) is None:
@@ -55,7 +55,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("port", await read_json(request), create=False, is_admin=ctx.is_admin or ctx.is_service)
+    changes = validate_body("port", await read_json(request), create=False, may=may(request))
     pid = request.match_info["id"]
     ledger = Ledger()
 

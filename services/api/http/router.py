@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from netledger.errors import BadRequest, Forbidden
+from netledger.errors import BadRequest
 
 from .. import attributes, extensions, store_quota
 from ..attributes import Attr, READ_ONLY, COMMON, to_bool, to_list, validate_body
-from .common import check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
+from .common import may, check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
 from ..deciders import Plan
 from ..deciders import router as decide
+from ..auth import require
 from ..commands import agent as agents
 from ..commands.router import (
     check_no_vpnservice, fips_on_router, gateway_port, gateway_port_plan, get_router, interfaces,
@@ -80,7 +81,7 @@ def _svc(request):
 
 async def create(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    req = validate_body("router", await read_json(request), create=True, is_admin=ctx.is_admin)
+    req = validate_body("router", await read_json(request), create=True, may=may(request))
     rid = new_resource_id(ctx, "router")
     gw_port_id = new_resource_id(ctx, "router-gw")
 
@@ -119,7 +120,7 @@ def routes_for(svc, rid: str, routes: list) -> tuple:
 
 async def update(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("router", await read_json(request), create=False, is_admin=ctx.is_admin)
+    changes = validate_body("router", await read_json(request), create=False, may=may(request))
     rid = request.match_info["id"]
     new_gw_port = new_resource_id(ctx, "router-gw")
 
@@ -141,9 +142,8 @@ def _gateway_change(svc, ctx, cur, seq, wanted, new_port_id, won) -> Plan:
     current = cur.get("external_gateway_info")
     gw = gateway_port(svc, cur["id"])
     needs_port = wanted and not (current and current["network_id"] == wanted["network_id"])
-    if wanted and current and not needs_port and "enable_snat" in wanted and not ctx.is_admin:
-        raise Forbidden("(rule:update_router:external_gateway_info:enable_snat) is disallowed by policy",
-                                   type="PolicyNotAuthorized")
+    if wanted and current and not needs_port and "enable_snat" in wanted:
+        require(svc.policy, "update_router:external_gateway_info:enable_snat", ctx)
     new_port = gateway_port_plan(svc, ctx, cur["id"], wanted, new_port_id, won) if needs_port else None
     old_delete = port_delete_plan(svc, ctx, gw[0]["id"]) if gw and (needs_port or not wanted) else None
     return decide.decide_gateway(cur, seq, wanted, subjects=svc.subjects, gw_port=gw[0] if gw else None,

@@ -14,7 +14,7 @@ from netledger.libs.events.envelope import utc_now
 
 from .. import attributes, extensions, store_quota
 from ..attributes import COMMON, READ_ONLY, Attr, to_bool, to_int, to_str, to_uuid, validate_body
-from .common import check_if_match, list_response, new_resource_id, read_json, respond, show
+from .common import may, check_if_match, list_response, new_resource_id, read_json, respond, show
 from ..commands.security_group import ensure_default, get_group, get_rule, group_exists, ports_using
 from ..deciders import security_group as decide
 from ..deciders.network import _project
@@ -68,7 +68,7 @@ def _svc(request):
 
 async def create_group(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    req = validate_body("security_group", await read_json(request), create=True, is_admin=ctx.is_admin)
+    req = validate_body("security_group", await read_json(request), create=True, may=may(request))
     project = _project(ctx, req)
     await ensure_default(svc, ctx, project)
     sg_id = new_resource_id(ctx, "security_group")
@@ -95,7 +95,7 @@ async def get_group_h(request: web.Request) -> web.Response:
 
 async def update_group(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("security_group", await read_json(request), create=False, is_admin=ctx.is_admin)
+    changes = validate_body("security_group", await read_json(request), create=False, may=may(request))
     sg_id = request.match_info["id"]
 
     def plan():
@@ -127,7 +127,7 @@ async def delete_group(request: web.Request) -> web.Response:
 
 async def create_rule(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    req = validate_body("security_group_rule", await read_json(request), create=True, is_admin=ctx.is_admin)
+    req = validate_body("security_group_rule", await read_json(request), create=True, may=may(request))
     rule_id = new_resource_id(ctx, "security_group_rule")
     if req.get("remote_group_id"):
         get_group(svc, ctx, req["remote_group_id"])

@@ -8,7 +8,7 @@ from aiohttp import web
 from ..attributes import SUBNET, validate_body
 from netledger.services.dhcp import schedule_loop as dhcp_hooks
 
-from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
+from .common import (may, check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
                      show)
 from ..commands import subnet as commands
 from ..deciders import subnet as decide
@@ -29,7 +29,7 @@ async def create(request: web.Request) -> web.Response:
     body = await read_json(request)
     if isinstance(body, dict) and "subnets" in body:
         return await create_bulk(request, "subnet", body)
-    req = validate_body("subnet", body, create=True, is_admin=ctx.is_admin)
+    req = validate_body("subnet", body, create=True, may=may(request))
     subnet_id = new_resource_id(ctx, "subnet")
     if not ctx.idempotency_key or svc.reader.row("subnets", subnet_id) is None:
         async with store_quota.reserved_for(svc, ctx, "subnet", [req], [subnet_id]):
@@ -50,7 +50,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("subnet", await read_json(request), create=False, is_admin=ctx.is_admin)
+    changes = validate_body("subnet", await read_json(request), create=False, may=may(request))
     sid = request.match_info["id"]
 
     def plan():

@@ -16,7 +16,7 @@ from netledger.errors import NotFound
 
 from .. import attributes, extensions
 from ..attributes import COMMON, READ_ONLY, REQUIRED, Attr, only_empty, to_bool, to_int, to_str_list, to_uuid
-from .common import list_response, new_resource_id, read_json, respond, show
+from .common import may, list_response, new_resource_id, read_json, respond, show
 from ..deciders import vpnaas as decide
 from ..deciders.network import _project
 from ..writer import run_atomic_with_claims
@@ -142,7 +142,7 @@ def _fields(svc, kind: str, base: dict) -> dict:
 def crud(kind: str):
     async def create(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], request.app["svc"]
-        req = attributes.validate_body(kind, await read_json(request), create=True, is_admin=ctx.is_admin)
+        req = attributes.validate_body(kind, await read_json(request), create=True, may=may(request))
         rid = new_resource_id(ctx, kind)
         fields = _fields(svc, kind, {**req, "id": rid, "project_id": _project(ctx, req)})
 
@@ -167,7 +167,7 @@ def crud(kind: str):
 
     async def update(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], request.app["svc"]
-        changes = attributes.validate_body(kind, await read_json(request), create=False, is_admin=ctx.is_admin)
+        changes = attributes.validate_body(kind, await read_json(request), create=False, may=may(request))
         rid = request.match_info["id"]
 
         def plan(won):
