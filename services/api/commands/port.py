@@ -7,6 +7,7 @@ alive on the port's host at this moment. The decider itself sees none of the I/O
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from netledger.errors import Forbidden
@@ -16,8 +17,11 @@ from ..deciders import port as decide
 from .network_access import visible_network
 
 
-def sg_known(svc):
-    return lambda sg_id: svc.reader.row("security_groups", sg_id) is not None
+def sg_known(svc, named) -> Callable[[str], bool]:
+    """Which of the groups a request names exist, read now: the decider gets a lookup
+    over this snapshot, never the store."""
+    known = frozenset(g for g in (named or ()) if svc.reader.row("security_groups", g) is not None)
+    return known.__contains__
 
 
 def _live(svc, host: str) -> list[dict]:
@@ -28,7 +32,7 @@ def plan_create(svc, ctx, req: dict, port_id: str, won=None) -> Plan:
     net, tree_seq = visible_network(svc, ctx, req["network_id"])
     check_network_owner_attrs(ctx, net, req)
     subnets, live = svc.reader.subnets_of(net["id"]), _live(svc, req.get("binding:host_id", ""))
-    known = sg_known(svc)
+    known = sg_known(svc, req.get("security_groups"))
     return svc.claims.decide_with_claims(lambda snap: decide.decide_create(
         ctx, req, port_id=port_id, network=net, tree_seq=tree_seq, subnets=subnets, claims=snap,
         live_agents=live, subjects=svc.subjects, mac_base=svc.cfg.mac_base, won=won, sg_known=known), svc.rng)
@@ -38,7 +42,7 @@ def plan_update(svc, ctx, cur: dict, seq: int, changes: dict, won=None, *, check
     net, _ = svc.reader.get("network", cur["network_id"], None)
     subnets = svc.reader.subnets_of(net["id"])
     live = _live(svc, changes.get("binding:host_id", cur.get("binding:host_id", "")))
-    known = sg_known(svc) if check_groups else None
+    known = sg_known(svc, changes.get("security_groups")) if check_groups else None
     return svc.claims.decide_with_claims(lambda snap: decide.decide_update(
         ctx, cur, seq, changes, network=net, subnets=subnets, claims=snap, live_agents=live,
         subjects=svc.subjects, won=won, sg_known=known), svc.rng)
