@@ -18,9 +18,10 @@ from netledger.libs import bus as busmod
 from netledger.libs.events.subjects import Subjects
 from netledger.services.topology import store as topo_store
 
-from . import discovery, handlers_agent, handlers_network, handlers_port, handlers_subnet, janitor, tags
+from . import janitor
 from .claims_view import ReaderAgents, ReaderClaims
-from .common import json_response
+from .http import routes as routes_table
+from .http.common import json_response
 from .auth import Auth
 from .context import context_from_headers, new_request_id
 from .position import Position
@@ -29,9 +30,6 @@ from .store import Reader
 from .writer import Writer
 
 log = structlog.get_logger("api")
-
-EXTENSION_MODULES = ("handlers_router", "handlers_floatingip", "handlers_security_group", "handlers_quota",
-                     "handlers_rbac", "handlers_fwaas", "handlers_vpnaas", "handlers_octavia", "openapi")
 
 
 @web.middleware
@@ -88,34 +86,7 @@ async def _guarded(request: web.Request, handler) -> web.StreamResponse:
 
 
 def routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/", discovery.versions)
-    for root in ("/v2.0", "/v2.0/"):
-        r.add_get(root, discovery.v2_root)
-    r.add_get("/v2.0/extensions", discovery.extensions)
-    r.add_get("/v2.0/extensions/{alias}", discovery.extension)
-    for coll, mod in (("networks", handlers_network), ("subnets", handlers_subnet), ("ports", handlers_port)):
-        r.add_get(f"/v2.0/{coll}", mod.index)
-        r.add_post(f"/v2.0/{coll}", mod.create)
-        r.add_get(f"/v2.0/{coll}/{{id}}", mod.get)
-        r.add_put(f"/v2.0/{coll}/{{id}}", mod.update)
-        r.add_delete(f"/v2.0/{coll}/{{id}}", mod.delete)
-    tag_base = "/v2.0/{collection:networks|subnets|ports}/{id}/tags"
-    r.add_get(tag_base, tags.get_all)
-    r.add_put(tag_base, tags.replace_all)
-    r.add_post(tag_base, tags.add_many)
-    r.add_delete(tag_base, tags.delete_all)
-    r.add_get(tag_base + "/{tag}", tags.get_one)
-    r.add_put(tag_base + "/{tag}", tags.add_one)
-    r.add_delete(tag_base + "/{tag}", tags.delete_one)
-    r.add_get("/v2.0/agents", handlers_agent.index)
-    r.add_get("/v2.0/agents/{id}", handlers_agent.get)
-    for name in EXTENSION_MODULES:
-        # Each resource family (routers, security groups, load balancers...) lives in its
-        # own module with an add_routes(router) function; absent modules are skipped.
-        module = import_optional(f"{__package__}.{name}")
-        if module:
-            module.add_routes(r)
+    routes_table.add_all(app.router)
 
 
 async def build_services(cfg: Config) -> Services:
@@ -140,6 +111,8 @@ def make_app(cfg: Config, svc: Services) -> web.Application:
     app["cfg"] = cfg
     app["svc"] = svc
     app["auth"] = Auth(cfg)
+    # Commands consult the same policy (every authorization decision is the engine's).
+    svc.policy = app["auth"].policy
     routes(app)
     return app
 

@@ -208,12 +208,13 @@ VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical", "vi
 SPECS = {"network": NETWORK, "subnet": SUBNET, "port": PORT}
 
 
-def validate_body(kind: str, body: Any, *, create: bool, is_admin: bool) -> dict:
+def validate_body(kind: str, body: Any, *, create: bool, may: Callable[[str], bool]) -> dict:
     """Return the converted attributes the client sent (defaults filled on create).
 
     Checks in Neutron's order: envelope, unknown attributes, POST/PUT permission,
-    conversion, admin-only policy (on create only for values other than the default,
-    as Neutron's _is_attribute_explicitly_set), required attributes.
+    conversion, attribute policy (``may(rule)`` asks the policy engine about
+    ``<action>_<kind>:<attr>``; on create only for values other than the default, as
+    Neutron's _is_attribute_explicitly_set), required attributes.
     """
     given = body.get(kind) if isinstance(body, dict) else None
     if not isinstance(given, dict):
@@ -230,8 +231,8 @@ def validate_body(kind: str, body: Any, *, create: bool, is_admin: bool) -> dict
         if not create and not rule.update:
             raise BadRequest(f"Cannot update read-only attribute {name}")
         out[name] = rule.convert(value, name)
-        if rule.admin_only and not is_admin and not (create and out[name] == rule.default):
-            _admin_only(kind, name, create)
+        if rule.admin_only and not (create and out[name] == rule.default):
+            _check_attr_policy(kind, name, create, may)
     if create:
         for name, rule in spec.items():
             if name in out:
@@ -243,6 +244,7 @@ def validate_body(kind: str, body: Any, *, create: bool, is_admin: bool) -> dict
     return out
 
 
-def _admin_only(kind: str, name: str, create: bool):
-    action = "create" if create else "update"
-    raise Forbidden(f"(rule:{action}_{kind}:{name}) is disallowed by policy", type="PolicyNotAuthorized")
+def _check_attr_policy(kind: str, name: str, create: bool, may: Callable[[str], bool]) -> None:
+    rule = f"{'create' if create else 'update'}_{kind}:{name}"
+    if not may(rule):
+        raise Forbidden(f"(rule:{rule}) is disallowed by policy", type="PolicyNotAuthorized")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from netledger.config import Config
 from netledger.libs.bus import Bus
 
+from .auth.policy import Policy
 from .claims_view import ReaderAgents, ReaderClaims
 from .deciders.segments import SegmentConfig
 from .position import Position
@@ -26,6 +27,7 @@ class Services:
     agents: ReaderAgents
     segcfg: SegmentConfig
     rng: random.Random
+    policy: Policy | None = None   # set by make_app from the Auth it builds
 
     @property
     def subjects(self):

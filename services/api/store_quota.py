@@ -9,24 +9,16 @@ again, so the limit holds under any concurrency.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
 import time
 from datetime import datetime, timezone
 
-import structlog
-
-from netledger.errors import Conflict, ServiceUnavailable
-from netledger.libs.bus import BusUnavailable, WrongLastSequence
-from netledger.libs.events.envelope import wrap
-
-from .deciders import Publication
+from .deciders import Plan
 from .deciders import quota as decide
+from .deciders.claims import Ledger
+from .writer import run_with_retries
 
-log = structlog.get_logger("api.quota")
-
-ATTEMPTS = 40
 GRACE_SECONDS = 120.0
 TABLES = {"network": "networks", "subnet": "subnets", "port": "ports", "router": "routers",
           "floatingip": "floatingips", "security_group": "security_groups",
@@ -90,72 +82,44 @@ def reserved_count(conn: sqlite3.Connection, project: str, resource: str) -> int
     return len(held - alive(conn, resource, held))
 
 
-async def _publish(svc, ctx, pub: Publication) -> int:
-    env = wrap(pub.event, kind=pub.kind, aggregate_id=pub.aggregate_id, request_id=ctx.request_id, actor=ctx.actor)
-    try:
-        # No message id: the sequence check already makes a slot claim exactly-once.
-        return await svc.bus.publish(pub.subject, env, expect_seq=pub.expect_seq)
-    except BusUnavailable as exc:
-        raise ServiceUnavailable("The event bus is unavailable; please retry.") from exc
+def _slot_plan(svc, ctx, project: str, resource: str, owners: list[str], limit: int, ledger: Ledger) -> Plan:
+    """Read the slots, let the pure decider choose claims for owners not yet holding one."""
+    conn = svc.reader.conn
+    current = slots(conn, project, resource)
+    live = alive(conn, resource, {s.owner for s in current.values() if s.held})
+    mine = {w.pub.event.owner for w in ledger.won.values()}
+    pubs = decide.choose_slots(prefix=svc.subjects.prefix, project=project, resource=resource,
+                               owners=[o for o in owners if o not in mine], limit=limit, slots=current,
+                               alive=live, grace=GRACE_SECONDS, rng=svc.rng,
+                               unslotted=used(conn, project, resource) - len(live))
+    return Plan(claims=tuple(pubs))
 
 
-async def reserve(svc, ctx, project: str, resource: str, owners: list[str]) -> list[tuple[Publication, int]]:
+async def reserve(svc, ctx, project: str, resource: str, owners: list[str]) -> Ledger:
     """Hold one slot per owner, or raise OverQuota (409) holding none of them.
-    Returns the claims won (with their sequences), for ``release_won``."""
-    won: list[tuple[Publication, int]] = []
-    try:
-        await _reserve(svc, ctx, project, resource, owners, won)
-    except BaseException:
-        await release_won(svc, ctx, won)  # a bulk's partial wins
-        raise
-    return won
-
-
-async def _reserve(svc, ctx, project: str, resource: str, owners: list[str], won: list) -> None:
-    conn, limit = svc.reader.conn, limits(svc, project)[resource]
+    Returns the slots won, for ``release_won``. Lost slot races go through the API's
+    one write loop (writer.run_with_retries) like every other claim."""
+    ledger = Ledger()
+    limit = limits(svc, project)[resource]
     if limit == decide.UNLIMITED:
-        return  # nothing to enforce; usage is counted from what exists
-    for attempt in range(ATTEMPTS):
-        current = slots(conn, project, resource)
-        held_by = {s.owner for s in current.values() if s.held}
-        live = alive(conn, resource, held_by)
-        mine = {p.event.owner for p, _ in won}
-        pubs = decide.choose_slots(prefix=svc.subjects.prefix, project=project, resource=resource,
-                                   owners=[o for o in owners if o not in mine], limit=limit, slots=current,
-                                   alive=live, grace=GRACE_SECONDS, rng=svc.rng,
-                                   unslotted=used(conn, project, resource) - len(live))
-        if not pubs:
-            return
-        results = await asyncio.gather(*(_publish(svc, ctx, p) for p in pubs), return_exceptions=True)
-        won.extend((p, r) for p, r in zip(pubs, results) if isinstance(r, int))
-        errors = [r for r in results if isinstance(r, BaseException)]
-        hard = [e for e in errors if not isinstance(e, WrongLastSequence)]
-        if hard:
-            raise hard[0]
-        if not errors:
-            return  # no projection wait: the create's own write waits for everything
-        top = max([seq for _, seq in won] + [e.current for e in errors])
-        log.info("quota slot race lost; choosing again", resource=resource, attempt=attempt)
-        await svc.position.wait_for(top)
-    raise Conflict("Too many concurrent modifications; please retry.", type="Conflict")
+        return ledger  # nothing to enforce; usage is counted from what exists
+    # No projection wait: the create's own write waits for everything.
+    await run_with_retries(lambda: _slot_plan(svc, ctx, project, resource, owners, limit, ledger),
+                           svc.writer, ctx, ledger=ledger, wait=False)
+    return ledger
 
 
-async def _release(svc, ctx, pubs: list[Publication]) -> None:
-    results = await asyncio.gather(*(_publish(svc, ctx, p) for p in pubs), return_exceptions=True)
-    for pub, res in zip(pubs, results):
-        if isinstance(res, BaseException):
-            log.info("quota release skipped", subject=pub.subject, error=repr(res))
-
-
-async def release_won(svc, ctx, won: list[tuple[Publication, int]]) -> None:
-    """Give back claims this request won (best effort: the grace time covers losses)."""
-    await _release(svc, ctx, [decide.release_of(pub, seq) for pub, seq in won])
+async def release_won(svc, ctx, won: Ledger) -> None:
+    """Give back slots this request won (best effort: the grace time covers losses)."""
+    if won.won:
+        await svc.writer.release(ctx, won.releases())
 
 
 async def release(svc, ctx, project: str, resource: str, owners: set[str]) -> None:
     """Free the slots these owners hold, as the projection shows them."""
-    await _release(svc, ctx, decide.release_slots(prefix=svc.subjects.prefix, project=project, resource=resource,
-                                                  owners=owners, slots=slots(svc.reader.conn, project, resource)))
+    await svc.writer.release(ctx, decide.release_slots(prefix=svc.subjects.prefix, project=project,
+                                                       resource=resource, owners=owners,
+                                                       slots=slots(svc.reader.conn, project, resource)))
 
 
 def charged_project(ctx, req: dict) -> str:

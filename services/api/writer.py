@@ -29,6 +29,9 @@ log = structlog.get_logger("api.writer")
 # Each lost race is followed by a decision on newer state, so N concurrent writers of
 # one aggregate need up to N attempts; beyond this the client is told to retry (409).
 ATTEMPTS = 32
+# Unique-index claims (addresses, MACs, segments) and quota slots: exactly-once by
+# their sequence check alone, so published without a message id.
+CLAIM_KINDS = frozenset({"claim", "quota"})
 
 
 class Retry(Exception):
@@ -52,7 +55,7 @@ class Writer:
         # makes them exactly-once, and a message id would let a value claimed, released
         # and chosen again by the same request be "deduplicated" into a claim that was
         # never stored.
-        msg_id = None if pub.kind == "claim" else ctx.msg_id(pub.step)
+        msg_id = None if pub.kind in CLAIM_KINDS else ctx.msg_id(pub.step)
         try:
             return await self.bus.publish(pub.subject, env, msg_id=msg_id,
                                           expect_seq=pub.expect_seq, expect_subject=pub.expect_subject)
@@ -108,47 +111,80 @@ class Writer:
             return False
         return (reply.headers or {}).get("Nats-Msg-Id") == ctx.msg_id(step)
 
+    async def _publish_atomic(self, ctx: RequestContext, facts: tuple[Publication, ...]) -> int:
+        """All facts as one JetStream atomic batch (one alone: a plain publish)."""
+        # Steps are only unique per aggregate (every create is "create"): qualify them.
+        items = [(p.subject, wrap(p.event, kind=p.kind, aggregate_id=p.aggregate_id, request_id=ctx.request_id,
+                                  actor=ctx.actor), ctx.msg_id(f"{p.kind}:{p.aggregate_id}:{p.step}"),
+                  p.expect_seq, p.expect_subject) for p in facts]
+        # Facts sharing a tree expectation (bulk items on one network): only the first
+        # may carry it (the others would see the first's sequence), which still guards all.
+        seen: set[str] = set()
+        for n, (subject, env, msg_id, seq, exp_subject) in enumerate(items):
+            if exp_subject and exp_subject in seen:
+                items[n] = (subject, env, msg_id, None, None)
+            seen.add(exp_subject or subject)
+        try:
+            if len(items) == 1:
+                subject, env, msg_id, seq, exp = items[0]
+                return await self.bus.publish(subject, env, msg_id=msg_id, expect_seq=seq, expect_subject=exp)
+            return await self.bus.publish_batch(items)
+        except BusUnavailable as exc:
+            raise ServiceUnavailable("The event bus is unavailable; please retry.") from exc
+
     async def execute(self, ctx: RequestContext, plan: Plan, ledger: Ledger | None = None,
-                      *, wait: bool = True) -> int:
+                      *, wait: bool = True, atomic: bool = False) -> int:
         """Publish the plan; returns the highest sequence written (0 if nothing to do).
+
+        ``atomic``: the facts land as one batch (all or none), for writes spanning
+        aggregates; otherwise in order, each with its own expectation.
         ``wait=False`` skips read-your-writes (for facts the caller does not read back)."""
         ledger = ledger if ledger is not None else Ledger()
         top = await self.claim(ctx, plan.claims, ledger)
         if plan.facts:
             ledger.committed = True
-        for n, pub in enumerate(plan.facts):
+        if atomic and plan.facts:
             try:
-                top = max(top, await self._publish(ctx, pub))
+                top = max(top, await self._publish_atomic(ctx, plan.facts))
             except WrongLastSequence as exc:
-                ledger.committed = n > 0  # refused: nothing of this plan landed yet
-                raise Retry(max(exc.current, top), pub) from exc
+                ledger.committed = False   # refused as a whole
+                raise Retry(max(exc.current, top), plan.facts[0]) from exc
+        else:
+            for n, pub in enumerate(plan.facts):
+                try:
+                    top = max(top, await self._publish(ctx, pub))
+                except WrongLastSequence as exc:
+                    ledger.committed = n > 0  # refused: nothing of this plan landed yet
+                    raise Retry(max(exc.current, top), pub) from exc
         top = max(top, await self.release(ctx, plan.releases))
         if top and wait:
             await self.position.wait_for(top)
         return top
 
 
-async def run_with_retries(decide, writer: Writer, ctx: RequestContext, *, attempts: int = ATTEMPTS,
-                           ledger: Ledger | None = None, wait: bool = True) -> Plan:
-    """decide() reads state and returns a Plan; lost races wait for the newer state and retry.
+async def run_with_retries(decide, writer: Writer, ctx: RequestContext, *, ledger: Ledger | None = None,
+                           wait: bool = True, atomic: bool = False) -> Plan:
+    """THE write loop of the API: every write (single facts, atomic batches, bulk,
+    quota slots, claims) goes through it, with one retry policy.
 
-    If the request fails before any fact was published, the claims it won are released
-    (an error answer must leave nothing held)."""
+    decide() reads state and returns a Plan (it may raise Retry itself, e.g. when two
+    items of a bulk picked the same value); lost races wait for the newer state and
+    decide again. If the request fails before any fact was published, the claims it
+    won are released (an error answer must leave nothing held)."""
     ledger = ledger if ledger is not None else Ledger()
     try:
-        return await _attempts(decide, writer, ctx, attempts, ledger, wait)
+        return await _attempts(decide, writer, ctx, ledger, wait, atomic)
     except BaseException:
         if ledger.won and not ledger.committed:
             await writer.release(ctx, ledger.releases())
         raise
 
 
-async def _attempts(decide, writer: Writer, ctx: RequestContext, attempts: int, ledger: Ledger,
-                    wait: bool = True) -> Plan:
-    for attempt in range(attempts):
-        plan = decide()
+async def _attempts(decide, writer: Writer, ctx: RequestContext, ledger: Ledger, wait: bool, atomic: bool) -> Plan:
+    for attempt in range(ATTEMPTS):
         try:
-            await writer.execute(ctx, plan, ledger, wait=wait)
+            plan = decide()
+            await writer.execute(ctx, plan, ledger, wait=wait, atomic=atomic)
             return plan
         except Retry as exc:
             log.info("retrying after lost race", subject=exc.pub.subject, seq=exc.seq, attempt=attempt)
@@ -163,3 +199,10 @@ async def _attempts(decide, writer: Writer, ctx: RequestContext, attempts: int, 
                 # that is not always the same fast process.
                 await asyncio.sleep(random.random() * 0.002 * attempt)
     raise Conflict("Too many concurrent modifications; please retry.", type="Conflict")
+
+
+async def run_atomic_with_claims(decide_won, writer: Writer, ctx: RequestContext) -> Plan:
+    """``run_with_retries`` (same loop, same policy) for writes spanning aggregates:
+    ``decide_won(won)`` reuses the claims already won, the facts land as one batch."""
+    ledger = Ledger()
+    return await run_with_retries(lambda: decide_won(ledger.won), writer, ctx, ledger=ledger, atomic=True)

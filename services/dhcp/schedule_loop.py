@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime, timezone
 
 import msgspec
 import structlog
@@ -20,7 +21,7 @@ from netledger.libs.bus import PublishError
 from netledger.libs.events.dhcp import AGENT_TYPE, DHCP_OWNER, DhcpNetworkScheduled, DhcpNetworkUnscheduled
 from netledger.libs.events.envelope import wrap
 from netledger.services.api.context import RequestContext
-from netledger.services.api.deciders import port as port_decider
+from netledger.services.api.commands import port as port_commands
 from netledger.services.api.deciders.claims import Ledger
 from netledger.services.api.writer import run_with_retries
 
@@ -70,7 +71,8 @@ def fingerprint(conn) -> tuple:
 
 def live_agents(svc) -> list[Agent]:
     """Live DHCP agents, each with the network types the live L2 agents of its host wire."""
-    rows = [r for r in svc.reader.agents() if svc.agents.alive(r["last_heartbeat"])]
+    now = datetime.now(timezone.utc)
+    rows = [r for r in svc.reader.agents() if svc.agents.alive(r["last_heartbeat"], now)]
     types: dict[str, set[str]] = {}
     for r in rows:
         if r["agent_type"] != AGENT_TYPE:
@@ -97,8 +99,6 @@ async def _decide_fact(svc, action: Schedule | Unschedule) -> None:
 
 
 async def _create_port(svc, a: CreatePort) -> None:
-    from netledger.services.api.handlers_port import plan_create
-
     # A fresh request id: a DHCP port deleted by hand and re-created under the same id
     # must not be deduplicated away by JetStream (the projection shows it missing).
     ctx = _ctx(a.project_id, f"dhcp-{a.port_id}-{uuid.uuid4().hex[:8]}")
@@ -106,7 +106,7 @@ async def _create_port(svc, a: CreatePort) -> None:
            "binding:host_id": a.host, "fixed_ips": [{"subnet_id": s} for s in a.subnet_ids],
            "admin_state_up": True, "name": "", "project_id": a.project_id}
     ledger = Ledger()
-    await run_with_retries(lambda: plan_create(svc, ctx, req, a.port_id, ledger.won), svc.writer, ctx, ledger=ledger)
+    await run_with_retries(lambda: port_commands.plan_create(svc, ctx, req, a.port_id, ledger.won), svc.writer, ctx, ledger=ledger)
 
 
 async def _update_port(svc, a: UpdatePort) -> None:
@@ -119,10 +119,7 @@ async def _update_port(svc, a: UpdatePort) -> None:
 
     def plan():
         current, seq = svc.reader.get("port", a.port_id, None)
-        net, _ = svc.reader.get("network", current["network_id"], None)
-        return port_decider.decide_update(ctx, current, seq, changes, network=net,
-                                          subnets=svc.reader.subnets_of(net["id"]), claims=svc.claims,
-                                          agents=svc.agents, subjects=svc.subjects, rng=svc.rng, won=ledger.won)
+        return port_commands.plan_update(svc, ctx, current, seq, changes, ledger.won, check_groups=False)
     await run_with_retries(plan, svc.writer, ctx, ledger=ledger)
 
 
@@ -131,7 +128,7 @@ async def delete_port(svc, port_id: str) -> None:
 
     def plan():
         cur, seq = svc.reader.get("port", port_id, None)
-        return port_decider.decide_delete(ctx, cur, seq, claims=svc.claims, subjects=svc.subjects)
+        return port_commands.plan_delete(svc, ctx, cur, seq)
     await run_with_retries(plan, svc.writer, ctx)
 
 

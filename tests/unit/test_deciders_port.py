@@ -13,6 +13,7 @@ from netledger.services.api import ipam
 from netledger.services.api.context import RequestContext
 from netledger.services.api.deciders.claims import Ledger, release_of
 from netledger.services.api.deciders.port import decide_create, decide_delete, decide_update
+from netledger.services.api.deciders.port_addresses import ClaimSnapshot, NeedClaims
 
 SUBJECTS = Subjects("t")
 CTX = RequestContext(request_id="r1", project_id="p1")
@@ -26,33 +27,49 @@ def subnet(sid, cidr, **kw):
 
 
 class Claims:
-    """A claims index: held values by (scope, value) -> (owner, seq)."""
+    """A claims index: held values by (scope, value) -> (owner, seq). ``decide`` feeds
+    a pure decider snapshots of it until the snapshot covers what it asks for (what
+    claims_view.ReaderClaims does against SQLite)."""
 
     def __init__(self, held=None):
         self.held = dict(held or {})
 
-    def ip(self, subnet_id, ip):
-        owner, seq = self.held.get((subnet_id, ip), ("", 0))
+    def _claim(self, scope, value):
+        owner, seq = self.held.get((scope, value), ("", 0))
         return owner, seq, bool(owner)
 
-    def mac(self, network_id, mac):
-        owner, seq = self.held.get((network_id, mac), ("", 0))
-        return owner, seq, bool(owner)
+    def decide(self, fn, rng=None):
+        rng, snap = rng or random.Random(1), ClaimSnapshot()
+        for _ in range(64):
+            try:
+                return fn(snap)
+            except NeedClaims as need:
+                snap = self._fill(snap, need, rng)
+        raise AssertionError("decider kept asking for claims")
 
-    def free_ips(self, subnet, count, rng, exclude):
-        used = {ip for (sid, ip) in self.held if sid == subnet["id"]}
-        return ipam.pick_free_ips(subnet, used | set(exclude), count, rng)
-
-
-class Agents:
-    def live_on(self, host):
-        return []
+    def _fill(self, snap, need, rng):
+        ips = {f"{s}/{ip}": self._claim(s, ip) for s, ip in need.ips}
+        macs = {f"{n}/{m}": self._claim(n, m) for n, m in need.macs}
+        free, fresh, exhausted = {}, {}, frozenset()
+        if need.free is not None:
+            sub, exclude = need.free
+            used = {ip for (sid, ip) in self.held if sid == sub["id"]}
+            try:
+                (ip,) = ipam.pick_free_ips(sub, used | set(exclude) | set(snap.free.get(sub["id"], ())), 1, rng)
+                free[sub["id"]], ips[f"{sub['id']}/{ip}"] = (ip,), self._claim(sub["id"], ip)
+            except Conflict:
+                exhausted = frozenset({sub["id"]})
+        if need.fresh_macs is not None:
+            net, base = need.fresh_macs
+            mac = ipam.generate_mac(base, rng)
+            fresh[net], macs[f"{net}/{mac}"] = (mac,), self._claim(net, mac)
+        return snap.merged(ips=ips, macs=macs, free=free, fresh_macs=fresh, exhausted=exhausted)
 
 
 def create(req, claims, subnets, won=None, port_id="port-1"):
-    return decide_create(CTX, {"network_id": "net-1", **req}, port_id=port_id, network=NET, tree_seq=7,
-                         subnets=subnets, claims=claims, agents=Agents(), subjects=SUBJECTS,
-                         rng=random.Random(1), mac_base=ipam.DEFAULT_BASE_MAC, won=won)
+    return claims.decide(lambda snap: decide_create(
+        CTX, {"network_id": "net-1", **req}, port_id=port_id, network=NET, tree_seq=7, subnets=subnets,
+        claims=snap, live_agents=[], subjects=SUBJECTS, mac_base=ipam.DEFAULT_BASE_MAC, won=won))
 
 
 def test_create_claims_mac_and_one_address_per_family():
@@ -130,13 +147,14 @@ def test_update_moves_address_and_releases_old():
                "fixed_ips": [{"subnet_id": "s4", "ip_address": "10.0.0.5"}], "binding:vif_type": "unbound",
                "binding:host_id": "", "name": ""}
     held = Claims({("s4", "10.0.0.5"): ("port-1", 3), ("net-1", "fa:16:3e:00:00:01"): ("port-1", 4)})
-    plan = decide_update(CTX, current, 9, {"fixed_ips": [{"ip_address": "10.0.0.6"}]}, network=NET,
-                         subnets=[v4], claims=held, agents=Agents(), subjects=SUBJECTS, rng=random.Random(1))
+    plan = held.decide(lambda snap: decide_update(CTX, current, 9, {"fixed_ips": [{"ip_address": "10.0.0.6"}]},
+                                                  network=NET, subnets=[v4], claims=snap, live_agents=[],
+                                                  subjects=SUBJECTS))
     assert [p.event.ip_address for p in plan.claims] == ["10.0.0.6"]
     assert [(p.event.ip_address, p.expect_seq) for p in plan.releases] == [("10.0.0.5", 3)]
     assert plan.facts[0].expect_seq == 9
-    noop = decide_update(CTX, current, 9, {"name": ""}, network=NET, subnets=[v4], claims=held,
-                         agents=Agents(), subjects=SUBJECTS, rng=random.Random(1))
+    noop = held.decide(lambda snap: decide_update(CTX, current, 9, {"name": ""}, network=NET, subnets=[v4],
+                                                  claims=snap, live_agents=[], subjects=SUBJECTS))
     assert noop.facts == () and noop.claims == ()
 
 
@@ -144,7 +162,7 @@ def test_delete_releases_addresses_and_mac_after_the_fact():
     current = {"id": "port-1", "network_id": "net-1", "mac_address": "fa:16:3e:00:00:01",
                "fixed_ips": [{"subnet_id": "s4", "ip_address": "10.0.0.5"}]}
     held = Claims({("s4", "10.0.0.5"): ("port-1", 3), ("net-1", "fa:16:3e:00:00:01"): ("port-1", 4)})
-    plan = decide_delete(CTX, current, 12, claims=held, subjects=SUBJECTS)
+    plan = held.decide(lambda snap: decide_delete(CTX, current, 12, claims=snap, subjects=SUBJECTS))
     assert plan.facts[0].expect_seq == 12
     assert sorted(p.expect_seq for p in plan.releases) == [3, 4]
     assert isinstance(plan.releases[-1].event, MacReleased) and not isinstance(plan.releases[0].event, MacClaimed)

@@ -199,8 +199,8 @@ def test_linuxbridge_host_serves_local_flat_vxlan_and_binds_bridge():
 
     vxlan = {"provider:network_type": "vxlan", "provider:segmentation_id": 7}
     flat = {"provider:network_type": "flat", "provider:physical_network": "physnet1"}
-    assert bind("h1", vxlan, Agents())[0] == "bridge"
-    assert bind("h1", flat, Agents())[0] == "bridge"
+    assert bind("h1", vxlan, Agents().live_on("h1"))[0] == "bridge"
+    assert bind("h1", flat, Agents().live_on("h1"))[0] == "bridge"
     for ntype in ("vlan", "gre", "geneve"):
         net = {"provider:network_type": ntype, "provider:physical_network": "physnet1" if ntype == "vlan" else None}
-        assert bind("h1", net, Agents()) == ("binding_failed", {})
+        assert bind("h1", net, Agents().live_on("h1")) == ("binding_failed", {})

@@ -39,6 +39,18 @@ def creds_of(ctx: RequestContext) -> Credentials:
                        roles=ctx.roles, is_admin=ctx.is_admin)
 
 
+def permits(policy: Policy, rule: str, ctx: RequestContext, target: dict | None = None) -> bool:
+    """Every authorization decision of the API, by Neutron's rule name: the target is
+    the caller's own project plus what the caller names (so a policy file decides)."""
+    own = {"project_id": ctx.project_id, "tenant_id": ctx.project_id}
+    return policy.enforce(rule, creds_of(ctx), {**own, **(target or {})})
+
+
+def require(policy: Policy, rule: str, ctx: RequestContext, target: dict | None = None) -> None:
+    if not permits(policy, rule, ctx, target):
+        raise Forbidden(f"(rule:{rule}) is disallowed by policy", type="PolicyNotAuthorized")
+
+
 class Auth:
     def __init__(self, cfg) -> None:
         self.cfg = cfg

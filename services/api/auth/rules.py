@@ -66,6 +66,19 @@ def _defaults() -> dict[str, str]:
     rules["update_quota"] = _ADMIN
     rules["delete_quota"] = _ADMIN
     rules["get_agent"] = _ADMIN
+    # Attributes only admins may set (Neutron's defaults), enforced by the same engine
+    # both in the middleware and, for every item of a bulk body, by validate_body.
+    for action in ("create", "update"):
+        for attr in ("distributed", "ha"):
+            rules[f"{action}_router:{attr}"] = _ADMIN
+        for kind in ("firewall_group", "firewall_policy", "firewall_rule"):
+            rules[f"{action}_{kind}:shared"] = _ADMIN
+    rules["create_floatingip:floating_ip_address"] = _ADMIN
+    # Attributes only admins (and Nova's service role, for bindings) see.
+    for attr in _PROVIDER:
+        rules[f"get_network:{attr}"] = _ADMIN
+    for attr in (*_BINDING, "binding:vif_type", "binding:vif_details"):
+        rules[f"get_port:{attr}"] = f"{_ADMIN} or {svc}"
     return rules
 
 

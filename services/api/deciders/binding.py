@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 VIF_BY_BACKEND = {
     "openvswitch": ("ovs", {"port_filter": True, "ovs_hybrid_plug": False, "bridge_name": "br-int",
                             "datapath_type": "netdev", "connectivity": "l2"}),
@@ -9,14 +11,15 @@ VIF_BY_BACKEND = {
 }
 
 
-def bind(host: str, network: dict, agents) -> tuple[str, dict]:
-    """``unbound`` without a host; ``binding_failed`` when no live L2 worker on that host
-    serves the network's type (and physical network)."""
+def bind(host: str, network: dict, live_agents: Sequence[dict]) -> tuple[str, dict]:
+    """``unbound`` without a host; ``binding_failed`` when none of the live L2 workers on
+    that host (``live_agents``, read by the caller at its own "now") serves the
+    network's type (and physical network)."""
     if not host:
         return "unbound", {}
     ntype = network.get("provider:network_type") or "local"
     physnet = network.get("provider:physical_network")
-    for agent in agents.live_on(host):
+    for agent in live_agents:
         if ntype not in agent.get("network_types", ()):
             continue
         if physnet and physnet not in agent.get("bridge_mappings", {}):

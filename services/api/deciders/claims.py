@@ -20,6 +20,8 @@ from netledger.libs.events.claims import (
     SegmentReleased,
 )
 
+from netledger.libs.events.quota import QuotaSlotClaimed, QuotaSlotReleased
+
 from . import Publication
 
 
@@ -60,6 +62,10 @@ def release_of(won: Won) -> Publication:
     elif isinstance(ev, SegmentClaimed):
         rel = SegmentReleased(network_type=ev.network_type, physical_network=ev.physical_network,
                               segmentation_id=ev.segmentation_id, owner=ev.owner)
+    elif isinstance(ev, QuotaSlotClaimed):
+        rel = QuotaSlotReleased(project_id=ev.project_id, resource=ev.resource, slot=ev.slot, owner=ev.owner)
+        return Publication(subject=won.pub.subject, kind="quota", aggregate_id=won.pub.aggregate_id,
+                           step=won.pub.step.replace("claim-", "release-", 1), event=rel, expect_seq=won.seq)
     else:
         raise TypeError(f"not a claim: {type(ev).__name__}")
     return Publication(subject=won.pub.subject, kind="claim", aggregate_id=won.pub.aggregate_id,

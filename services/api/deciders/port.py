@@ -7,13 +7,10 @@ request) instead of claiming again, and releases what it no longer uses.
 
 from __future__ import annotations
 
-import random
-
 import ipaddress
+from collections.abc import Callable, Mapping, Sequence
 
 import msgspec
-from collections.abc import Callable, Mapping
-from typing import Protocol
 
 from netledger.errors import BadRequest, Conflict, InvalidInput, NotFound
 from netledger.libs.events.port import AddressPair, PortCreated, PortDeleted, PortUpdated
@@ -28,10 +25,7 @@ from . import Plan, Publication
 from .binding import bind
 from .claims import OwnClaims, Won
 from .network import _project
-from .port_addresses import ClaimView, choose_ips, choose_mac, mac_pub, release_ip
-
-class AgentView(Protocol):
-    def live_on(self, host: str) -> list[dict]: ...
+from .port_addresses import ClaimSnapshot, choose_ips, choose_mac, mac_pub, release_ip
 
 
 UPDATABLE = {
@@ -95,21 +89,22 @@ def check_port_security_update(current: dict, fields: dict) -> None:
 
 
 def decide_create(ctx: RequestContext, req: dict, *, port_id: str, network: dict, tree_seq: int,
-                  subnets: list[dict], claims: ClaimView, agents: AgentView, subjects: Subjects,
-                  rng: random.Random, mac_base: str, won: Mapping[str, Won] | None = None,
+                  subnets: list[dict], claims: ClaimSnapshot, live_agents: Sequence[dict], subjects: Subjects,
+                  mac_base: str, won: Mapping[str, Won] | None = None,
                   sg_known: Callable[[str], bool] | None = None) -> Plan:
     """The fact expects the network's subject tree unchanged since ``tree_seq``: a subnet
-    created, changed or deleted meanwhile makes us decide again on the new subnets."""
+    created, changed or deleted meanwhile makes us decide again on the new subnets.
+    ``live_agents``: the L2 workers alive on the requested host."""
     net_id, own = network["id"], OwnClaims(won, port_id)
     if req.get("binding:vnic_type", "normal") not in VNIC_TYPES:
         raise InvalidInput(f"binding:vnic_type '{req['binding:vnic_type']}' is not supported")
     mac, mac_pubs = choose_mac(req.get("mac_address"), port_id=port_id, net_id=net_id, claims=claims,
-                               subjects=subjects, rng=rng, mac_base=mac_base, own=own)
+                               subjects=subjects, mac_base=mac_base, own=own)
     fixed, ip_pubs = choose_ips(req.get("fixed_ips"), port_id=port_id, network=network, subnets=subnets,
-                                claims=claims, subjects=subjects, rng=rng, mac=mac,
+                                claims=claims, subjects=subjects, mac=mac,
                                 device_owner=req.get("device_owner", ""), own=own)
     host = req.get("binding:host_id", "")
-    vif_type, vif_details = bind(host, network, agents)
+    vif_type, vif_details = bind(host, network, live_agents)
     port_security = req.get("port_security_enabled", network.get("port_security_enabled", True))
     project = _project(ctx, req)
     groups = port_groups(req, project_id=project, port_security=port_security, sg_known=sg_known)
@@ -131,13 +126,13 @@ def decide_create(ctx: RequestContext, req: dict, *, port_id: str, network: dict
                 resource_id=port_id)
 
 
-def _new_mac(changes: dict, current: dict, *, claims, subjects, rng, own) -> tuple[str, list, list]:
+def _new_mac(changes: dict, current: dict, *, claims, subjects, own) -> tuple[str, list, list]:
     """(mac, claims, releases) for a MAC change; a bound port keeps its MAC (409)."""
     pid, net_id = current["id"], current["network_id"]
     if current.get("binding:vif_type") not in ("unbound", "binding_failed", None):
         raise Conflict(f"Port {pid} is bound; its MAC address cannot be changed.", type="PortBound")
     mac, pubs = choose_mac(changes["mac_address"], port_id=pid, net_id=net_id, claims=claims,
-                           subjects=subjects, rng=rng, mac_base="", own=own)
+                           subjects=subjects, mac_base="", own=own)
     if mac == current["mac_address"]:
         return mac, [], []
     old = mac_pub(subjects, pid, net_id, current["mac_address"], claims.mac(net_id, current["mac_address"])[1],
@@ -146,10 +141,11 @@ def _new_mac(changes: dict, current: dict, *, claims, subjects, rng, own) -> tup
 
 
 def decide_update(ctx: RequestContext, current: dict, seq: int, changes: dict, *, network: dict,
-                  subnets: list[dict], claims: ClaimView, agents: AgentView, subjects: Subjects,
-                  rng: random.Random, won: Mapping[str, Won] | None = None,
+                  subnets: list[dict], claims: ClaimSnapshot, live_agents: Sequence[dict], subjects: Subjects,
+                  won: Mapping[str, Won] | None = None,
                   sg_known: Callable[[str], bool] | None = None) -> Plan:
-    """Only changed fields go into the event; addresses dropped are released after it."""
+    """Only changed fields go into the event; addresses dropped are released after it.
+    ``live_agents``: the L2 workers alive on the host the port ends up bound to."""
     pid, net_id, own = current["id"], current["network_id"], OwnClaims(won, current["id"])
     fields = {UPDATABLE[k]: v for k, v in changes.items() if k in UPDATABLE and current.get(k) != v}
     if "security_groups" in fields:
@@ -161,13 +157,13 @@ def decide_update(ctx: RequestContext, current: dict, seq: int, changes: dict, *
     new_pubs, releases = [], []
     mac = current["mac_address"]
     if changes.get("mac_address") and ipam.normalize_mac(changes["mac_address"]) != mac:
-        mac, new_pubs, releases = _new_mac(changes, current, claims=claims, subjects=subjects, rng=rng, own=own)
+        mac, new_pubs, releases = _new_mac(changes, current, claims=claims, subjects=subjects, own=own)
         fields["mac_address"] = mac
     used = {subjects.claim_mac(net_id, mac)}
     if "fixed_ips" in changes:
         old = {f"{f['subnet_id']}/{f['ip_address']}": f for f in current["fixed_ips"]}
         fixed, pubs = choose_ips(changes["fixed_ips"], port_id=pid, network=network, subnets=subnets,
-                                 claims=claims, subjects=subjects, rng=rng, mac=mac,
+                                 claims=claims, subjects=subjects, mac=mac,
                                  device_owner=changes.get("device_owner", current["device_owner"]),
                                  keep=set(old), own=own)
         used |= {subjects.claim_ip(f.subnet_id, f.ip_address) for f in fixed}
@@ -187,7 +183,7 @@ def decide_update(ctx: RequestContext, current: dict, seq: int, changes: dict, *
             fields["extra_dhcp_opts"] = opts
     if "binding_host_id" in fields or "binding:vnic_type" in changes:
         host = fields.get("binding_host_id", current["binding:host_id"])
-        fields["binding_vif_type"], fields["binding_vif_details"] = bind(host, network, agents)
+        fields["binding_vif_type"], fields["binding_vif_details"] = bind(host, network, live_agents)
     releases += own.unused(used)
     if not fields:
         return Plan(releases=tuple(releases), resource_id=pid)
@@ -196,7 +192,7 @@ def decide_update(ctx: RequestContext, current: dict, seq: int, changes: dict, *
     return Plan(claims=tuple(new_pubs), facts=(fact,), releases=tuple(releases), resource_id=pid)
 
 
-def decide_delete(ctx: RequestContext, current: dict, seq: int, *, claims: ClaimView, subjects: Subjects) -> Plan:
+def decide_delete(ctx: RequestContext, current: dict, seq: int, *, claims: ClaimSnapshot, subjects: Subjects) -> Plan:
     """Addresses and MAC are released after the fact (a crash in between: the janitor)."""
     pid, net_id = current["id"], current["network_id"]
     fact = Publication(subject=subjects.aggregate("port", pid), kind="port", aggregate_id=pid,

@@ -2,7 +2,7 @@
 
 A router's ports are real ports decided by the port decider (claims included); the
 handler hands those sub-plans in and we merge them with the router fact into one
-plan whose facts are published as one atomic batch (see handlers_router), so the
+plan whose facts are published as one atomic batch (see http/router.py), so the
 router and its ports change together or not at all. Every router fact expects the
 router subject's last sequence: concurrent interface adds are serialised per router,
 which is what makes the duplicate/overlap checks race-free.

@@ -2,7 +2,7 @@
 
 Five resource kinds share one CRUD path: validate the body (attribute specs below),
 build the whole resource value, run the cross-resource checks against the projection,
-and publish one fact expecting the resource's last sequence (``run_atomic`` re-reads
+and publish one fact expecting the resource's last sequence (``run_atomic_with_claims`` re-reads
 and decides again on a lost race, then waits for read-your-writes). The PSK is sealed
 before it enters a fact and opened only for response bodies, as Neutron returns it
 (vpn_secrets); deleting a connection shreds its key. It is never logged (request logs
@@ -15,12 +15,13 @@ from aiohttp import web
 
 from netledger.errors import NotFound
 
-from . import attributes, discovery, vpn_secrets
-from .attributes import COMMON, READ_ONLY, REQUIRED, Attr, only_empty, to_bool, to_int, to_str_list, to_uuid
-from .common import list_response, new_resource_id, read_json, respond, show
-from .deciders import vpnaas as decide
-from .deciders.network import _project
-from .handlers_router import interfaces, run_atomic
+from .. import attributes, extensions, vpn_secrets
+from ..attributes import COMMON, READ_ONLY, REQUIRED, Attr, only_empty, to_bool, to_int, to_str_list, to_uuid
+from .common import may, list_response, new_resource_id, read_json, respond, show
+from ..deciders import vpnaas as decide
+from ..deciders.network import _project
+from ..writer import run_atomic_with_claims
+from ..commands.router import interfaces
 
 
 def _uuid_or_none(value, name: str):
@@ -74,7 +75,7 @@ NOT_FOUND = {"ikepolicy": ("IKEPolicy", "IKEPolicyNotFound"), "ipsecpolicy": ("I
              "ipsec_site_connection": ("IPsec site connection", "IPsecSiteConnectionNotFound")}
 for alias, name, desc in (("vpnaas", "VPN service", "Extension for VPN service"),
                           ("vpn-endpoint-groups", "VPN Endpoint Groups", "VPN endpoint groups support")):
-    discovery.EXTENSIONS[alias], discovery.NAMES[alias] = desc, name
+    extensions.EXTENSIONS[alias], extensions.NAMES[alias] = desc, name
 
 
 # --- reads -----------------------------------------------------------------------
@@ -142,7 +143,7 @@ def _fields(svc, kind: str, base: dict) -> dict:
 def crud(kind: str):
     async def create(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], request.app["svc"]
-        req = attributes.validate_body(kind, await read_json(request), create=True, is_admin=ctx.is_admin)
+        req = attributes.validate_body(kind, await read_json(request), create=True, may=may(request))
         rid = new_resource_id(ctx, kind)
         if kind == "ipsec_site_connection":
             req["psk"] = await vpn_secrets.seal_psk(svc, rid, req["psk"])
@@ -155,7 +156,7 @@ def crud(kind: str):
 
         try:
             if not ctx.idempotency_key or svc.reader.row(f"{kind}s_v", rid) is None:
-                await run_atomic(plan, svc, ctx)
+                await run_atomic_with_claims(plan, svc.writer, ctx)
         except Exception:
             if kind == "ipsec_site_connection" and svc.reader.row(f"{kind}s_v", rid) is None:
                 await vpn_secrets.destroy(svc, rid)     # rejected: its fresh key must not linger
@@ -178,7 +179,7 @@ def crud(kind: str):
 
     async def update(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], request.app["svc"]
-        changes = attributes.validate_body(kind, await read_json(request), create=False, is_admin=ctx.is_admin)
+        changes = attributes.validate_body(kind, await read_json(request), create=False, may=may(request))
         rid = request.match_info["id"]
         if kind == "ipsec_site_connection" and "psk" in changes:
             get_resource(svc, ctx, kind, rid)            # 404 before any key is made
@@ -195,7 +196,7 @@ def crud(kind: str):
                 check(svc, ctx, kind, new)
             return decide.decide_update(kind, old, new, seq, svc.subjects, users=users(svc, kind, rid))
 
-        await run_atomic(plan, svc, ctx)
+        await run_atomic_with_claims(plan, svc.writer, ctx)
         body, _ = svc.reader.get(kind, rid, None)
         return respond(request, kind, await vpn_secrets.reveal(svc, body))
 
@@ -207,7 +208,7 @@ def crud(kind: str):
             _, seq = get_resource(svc, ctx, kind, rid)
             return decide.decide_delete(kind, rid, seq, svc.subjects, users=users(svc, kind, rid))
 
-        await run_atomic(plan, svc, ctx)
+        await run_atomic_with_claims(plan, svc.writer, ctx)
         if kind == "ipsec_site_connection":
             await vpn_secrets.destroy(svc, rid)          # after the fact: the secret is gone for good
         return web.Response(status=204)

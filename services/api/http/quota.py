@@ -12,10 +12,10 @@ from netledger.errors import Forbidden
 from netledger.libs.events.quota import QuotaLimitsReset, QuotaLimitsSet
 from netledger.libs.events.subjects import host_token
 
-from . import store_quota
+from .. import store_quota
 from .common import json_response, read_json
-from .deciders import Plan, Publication
-from .deciders import quota as decide
+from ..deciders import Plan, Publication
+from ..deciders import quota as decide
 
 
 def _svc(request):

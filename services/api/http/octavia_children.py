@@ -2,7 +2,7 @@
 one generic CRUD over the LB aggregate, parameterised by kind.
 
 A child's load balancer is found through ``lb_children`` (or the parent named in the
-body or URL); the write is then one fact on that LB's subject (see handlers_octavia).
+body or URL); the write is then one fact on that LB's subject (see http/octavia.py).
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from aiohttp import web
 from netledger.errors import BadRequest
 
 from .common import json_response, new_resource_id, read_json
-from .deciders import octavia as decide
-from .deciders.octavia_attrs import validate
-from .handlers_octavia import COLLECTIONS, _filtered, _svc, lb_of, load, octavia_errors, visible_states, write
-from .handlers_octavia_views import BODIES
+from ..deciders import octavia as decide
+from ..deciders.octavia_attrs import validate
+from ..commands.octavia import lb_of, load, visible_states, write
+from .octavia_common import COLLECTIONS, _filtered, _svc, octavia_errors
+from ..octavia_views import BODIES
 
 # kind -> (URL parent parameter, spec field it fills)
 URL_PARENT = {"member": ("pool_id", "pool_id"), "l7rule": ("policy_id", "policy_id")}

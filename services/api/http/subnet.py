@@ -4,31 +4,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from netledger.errors import Forbidden, NotFound
 
-from .attributes import SUBNET, validate_body
+from ..attributes import SUBNET, validate_body
 from netledger.services.dhcp import schedule_loop as dhcp_hooks
 
-from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
+from .common import (may, check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
                      show)
-from .deciders import subnet as decide
-from . import store_quota
-from .writer import run_with_retries
+from ..commands import subnet as commands
+from ..deciders import subnet as decide
+from .. import store_quota
+from ..writer import run_with_retries
 
 ATTRS = frozenset(SUBNET)
 
 
 def _svc(request):
     return request.app["svc"]
-
-
-def visible_network(svc, ctx, network_id: str) -> tuple[dict, int]:
-    """The network a subnet/port goes on: own project, shared, or any for admins."""
-    try:
-        net, _ = svc.reader.get("network", network_id, ctx.scope(), shared_ok=True)
-    except NotFound:
-        raise NotFound(f"Network {network_id} could not be found.", type="NetworkNotFound") from None
-    return net, svc.reader.network_tree_seq(network_id)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -38,22 +29,13 @@ async def create(request: web.Request) -> web.Response:
     body = await read_json(request)
     if isinstance(body, dict) and "subnets" in body:
         return await create_bulk(request, "subnet", body)
-    req = validate_body("subnet", body, create=True, is_admin=ctx.is_admin)
+    req = validate_body("subnet", body, create=True, may=may(request))
     subnet_id = new_resource_id(ctx, "subnet")
     if not ctx.idempotency_key or svc.reader.row("subnets", subnet_id) is None:
         async with store_quota.reserved_for(svc, ctx, "subnet", [req], [subnet_id]):
-            await run_with_retries(lambda: plan_create(svc, ctx, req, subnet_id), svc.writer, ctx)
+            await run_with_retries(lambda: commands.plan_create(svc, ctx, req, subnet_id), svc.writer, ctx)
     body, _ = svc.reader.get("subnet", subnet_id, None)
     return respond(request, "subnet", body, status=201)
-
-
-def plan_create(svc, ctx, req, subnet_id):
-    net, tree_seq = visible_network(svc, ctx, req["network_id"])
-    if net["project_id"] != ctx.project_id and not ctx.is_admin:
-        # Visible (shared) but not theirs: Neutron's policy answers 403, not 404.
-        raise Forbidden("(rule:create_subnet) is disallowed by policy", type="PolicyNotAuthorized")
-    return decide.decide_create(ctx, req, subnet_id=subnet_id, network=net, tree_seq=tree_seq,
-                                network_subnets=svc.reader.subnets_of(net["id"]), subjects=svc.subjects)
 
 
 async def get(request: web.Request) -> web.Response:
@@ -68,7 +50,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("subnet", await read_json(request), create=False, is_admin=ctx.is_admin)
+    changes = validate_body("subnet", await read_json(request), create=False, may=may(request))
     sid = request.match_info["id"]
 
     def plan():

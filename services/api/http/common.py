@@ -10,7 +10,8 @@ from aiohttp import web
 
 from netledger.errors import BadRequest, InvalidInput, NotFound, PreconditionFailed
 
-from . import query
+from .. import query
+from ..auth import permits
 
 ID_NAMESPACE = uuid.UUID("6f1c1a52-6a43-4f0e-9d0e-6e65746c6467")
 
@@ -76,17 +77,30 @@ def check_if_match(request: web.Request, current: dict) -> None:
             f"expected one of {wanted}", type="RevisionNumberConstraintFailed")
 
 
-# Neutron's default policy shows these to admins only (provider details, port binding).
-ADMIN_ONLY_VIEW = {
-    "network": frozenset({"provider:network_type", "provider:physical_network", "provider:segmentation_id"}),
-    "port": frozenset({"binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details"}),
+# Attributes with a get_<kind>:<attr> rule (Neutron's defaults show them to admins
+# only: provider details, port binding); the policy engine decides for each caller.
+POLICED_VIEW = {
+    "network": ("provider:network_type", "provider:physical_network", "provider:segmentation_id"),
+    "port": ("binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details"),
 }
 
 
-def for_caller(body: dict, kind: str, ctx) -> dict:
-    """The body as this caller may see it (admins see everything)."""
-    hidden = ADMIN_ONLY_VIEW.get(kind)
-    if ctx.is_admin or not hidden or (kind == "port" and ctx.is_service):
+def may(request: web.Request):
+    """``may(rule, target=None)``: the policy engine's answer for this request's caller."""
+    policy, ctx = request.app["auth"].policy, request["ctx"]
+    return lambda rule, target=None: permits(policy, rule, ctx, target)
+
+
+def hidden_fields(request: web.Request, kind: str) -> frozenset[str]:
+    """Attributes this caller may not see (``get_<kind>:<attr>`` denies them). Decided
+    once per request, against the caller's own project (the defaults are role rules)."""
+    check = may(request)
+    return frozenset(a for a in POLICED_VIEW.get(kind, ()) if not check(f"get_{kind}:{a}"))
+
+
+def for_caller(body: dict, hidden: frozenset[str]) -> dict:
+    """The body without the attributes the caller may not see."""
+    if not hidden:
         return body
     return {k: v for k, v in body.items() if k not in hidden}
 
@@ -97,13 +111,13 @@ def fields_of(request: web.Request) -> tuple[str, ...]:
 
 def show(body: dict, request: web.Request, kind: str) -> web.Response:
     fields = fields_of(request)
-    body = for_caller(body, kind, request["ctx"])
+    body = for_caller(body, hidden_fields(request, kind))
     return json_response({kind: query.project_fields(body, fields) if fields else body})
 
 
 def respond(request: web.Request, kind: str, body: dict, status: int = 200) -> web.Response:
     """A create/update answer: the resource as the caller may see it."""
-    return json_response({kind: for_caller(body, kind, request["ctx"])}, status=status)
+    return json_response({kind: for_caller(body, hidden_fields(request, kind))}, status=status)
 
 
 def changed_since(values: list[str]) -> str | None:
@@ -129,8 +143,9 @@ def list_response(request: web.Request, reader, kind: str, collection: str, attr
     q = query.parse_list_query([(k, v) for k, v in params if k != "changed_since"], attributes=attributes)
     ctx = request["ctx"]
     rows = reader.list(kind, q, ctx.scope(kind), shared_visible=shared_visible, changed_since=since)
-    if not ctx.is_admin and kind in ADMIN_ONLY_VIEW:
-        rows = [for_caller(b, kind, ctx) for b in rows]
+    hidden = hidden_fields(request, kind)
+    if hidden:
+        rows = [for_caller(b, hidden) for b in rows]
     if post is not None:
         rows = [post(b) for b in rows]
     base = f"{request.scheme}://{request.host}"

@@ -1,29 +1,29 @@
 """HTTP handlers for /v2.0/routers (l3, extraroute, extraroute-atomic, ext-gw-mode).
 
 Router writes touch several aggregates (the router and its ports, with their claims):
-``run_atomic`` wins the claims, then publishes all facts as one JetStream atomic
+``writer.run_atomic_with_claims`` wins the claims, then publishes all facts as one JetStream atomic
 batch, so a router never names a port that does not exist; a lost race re-reads and
 decides again (claims already won are reused, see deciders/claims.py).
 """
 
 from __future__ import annotations
 
-import msgspec
 from aiohttp import web
 
-from netledger.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
-from netledger.libs.bus import BusUnavailable, WrongLastSequence
-from netledger.libs.events.envelope import wrap
+from netledger.errors import BadRequest
 
-from . import attributes, discovery, store_quota
-from .attributes import Attr, READ_ONLY, COMMON, to_bool, to_list, validate_body
-from .common import check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
-from .deciders import Plan
-from .deciders import port as port_decider
-from .deciders import router as decide
-from .deciders.claims import Ledger
-from .handlers_port import plan_create as port_plan_create
-from .writer import Retry
+from .. import attributes, extensions, store_quota
+from ..attributes import Attr, READ_ONLY, COMMON, to_bool, to_list, validate_body
+from .common import may, check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
+from ..deciders import Plan
+from ..deciders import router as decide
+from ..auth import require
+from ..commands import agent as agents
+from ..commands.router import (
+    check_no_vpnservice, fips_on_router, gateway_port, gateway_port_plan, get_router, interfaces,
+    port_delete_plan, router_host,
+)
+from ..writer import run_atomic_with_claims
 
 
 def to_gateway_info(value, name: str):
@@ -68,54 +68,7 @@ for alias, name, desc in (
          "by atomically adding/removing extra routes"),
         ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for "
          "specifying whether SNAT should occur on the external gateway")):
-    discovery.EXTENSIONS[alias], discovery.NAMES[alias] = desc, name
-
-
-# --- execution ------------------------------------------------------------------
-
-async def run_atomic(decide_fn, svc, ctx, *, attempts: int = 8) -> Plan:
-    """decide_fn(won) -> Plan; claims, then the facts as one atomic batch, then releases."""
-    ledger = Ledger()
-    try:
-        for _ in range(attempts):
-            plan = decide_fn(ledger.won)
-            try:
-                await _execute(svc, ctx, plan, ledger)
-                return plan
-            except Retry as exc:
-                try:
-                    await svc.position.wait_for(exc.seq, timeout=2.0)
-                except ServiceUnavailable:
-                    pass
-        raise Conflict("Too many concurrent modifications; please retry.", type="Conflict")
-    except BaseException:
-        if ledger.won and not ledger.committed:
-            await svc.writer.release(ctx, ledger.releases())
-        raise
-
-
-async def _execute(svc, ctx, plan: Plan, ledger: Ledger) -> None:
-    top = await svc.writer.claim(ctx, plan.claims, ledger)
-    if plan.facts:
-        # Steps are only unique per aggregate (every create is "create"): qualify them.
-        items = [(p.subject, wrap(p.event, kind=p.kind, aggregate_id=p.aggregate_id, request_id=ctx.request_id,
-                                  actor=ctx.actor), ctx.msg_id(f"{p.kind}:{p.aggregate_id}:{p.step}"),
-                  p.expect_seq, p.expect_subject) for p in plan.facts]
-        ledger.committed = True
-        try:
-            if len(items) == 1:
-                subject, env, msg_id, seq, exp = items[0]
-                top = max(top, await svc.bus.publish(subject, env, msg_id=msg_id, expect_seq=seq, expect_subject=exp))
-            else:
-                top = max(top, await svc.bus.publish_batch(items))
-        except WrongLastSequence as exc:
-            ledger.committed = False   # refused as a whole
-            raise Retry(max(exc.current, top), plan.facts[0]) from exc
-        except BusUnavailable as exc:
-            raise ServiceUnavailable("The event bus is unavailable; please retry.") from exc
-    top = max(top, await svc.writer.release(ctx, plan.releases))
-    if top:
-        await svc.position.wait_for(top)
+    extensions.EXTENSIONS[alias], extensions.NAMES[alias] = desc, name
 
 
 # --- reads ------------------------------------------------------------------------
@@ -124,98 +77,11 @@ def _svc(request):
     return request.app["svc"]
 
 
-def admin(ctx):
-    return msgspec.structs.replace(ctx, is_admin=True)
-
-
-def router_host(svc, router_id: str) -> str:
-    row = svc.reader.conn.execute("SELECT host FROM routers WHERE id = ?", [router_id]).fetchone()
-    return row[0] if row else ""
-
-
-def interfaces(svc, router_id: str) -> list[dict]:
-    rows = svc.reader.conn.execute("SELECT * FROM router_interfaces_v WHERE router_id = ? ORDER BY port_id",
-                                   [router_id])
-    return [dict(r) for r in rows]
-
-
-def gateway_port(svc, router_id: str) -> tuple[dict, int] | None:
-    row = svc.reader.conn.execute("SELECT gw_port_id FROM routers WHERE id = ?", [router_id]).fetchone()
-    if not row or not row[0]:
-        return None
-    return svc.reader.get("port", row[0], None)
-
-
-def fips_on_router(svc, router_id: str) -> list[dict]:
-    rows = svc.reader.conn.execute("SELECT body FROM floatingips_v WHERE json_extract(body, '$.router_id') = ?",
-                                   [router_id])
-    return [msgspec.json.decode(r[0]) for r in rows]
-
-
-def check_no_vpnservice(svc, router_id: str) -> None:
-    """Neutron's RouterInUseByVPNService: a router carrying a VPN service (any project's) stays."""
-    row = svc.reader.conn.execute("SELECT id FROM vpnservices WHERE router_id = ? ORDER BY id LIMIT 1",
-                                  [router_id]).fetchone()
-    if row:
-        raise Conflict(f"Router {router_id} is used by VPNService {row[0]}", type="RouterInUseByVPNService")
-
-
-def get_router(svc, ctx, router_id: str) -> tuple[dict, int]:
-    try:
-        return svc.reader.get("router", router_id, ctx.scope())
-    except NotFound:
-        raise NotFound(f"Router {router_id} could not be found", type="RouterNotFound") from None
-
-
-def external_network(svc, network_id: str, resource: str = "router", ctx=None) -> dict:
-    """The gateway's network. With ``ctx`` (routers: Neutron's _validate_gw_info looks it
-    up with the caller's context) a network the caller cannot see is NetworkNotFound,
-    not "not external"; floating IPs check externality without the caller's view."""
-    try:
-        net, _ = svc.reader.get("network", network_id, None)
-        if ctx is not None and not (ctx.is_admin or net.get("project_id") == ctx.project_id
-                                    or net.get("shared") or net.get("router:external")):
-            svc.reader.get("network", network_id, ctx.scope("network"), shared_ok=True)   # an RBAC grant
-    except NotFound:
-        raise NotFound(f"Network {network_id} could not be found.", type="NetworkNotFound") from None
-    decide.check_external(net, resource)
-    return net
-
-
-def plan_port(svc, ctx, req: dict, port_id: str, won, *, project: str | None = None) -> Plan:
-    """A router-owned port decided by the port decider as an admin (the caller may not
-    own the network); ``project`` "" makes it Neutron's project-less gateway port."""
-    plan = port_plan_create(svc, admin(ctx), req, port_id, won)
-    if project is None:
-        return plan
-    fact = plan.facts[0]
-    ev = msgspec.structs.replace(fact.event, project_id=project)
-    return msgspec.structs.replace(plan, facts=(msgspec.structs.replace(fact, event=ev), *plan.facts[1:]))
-
-
-def gateway_port_plan(svc, ctx, router_id: str, gw: dict, port_id: str, won) -> Plan:
-    if ("enable_snat" in gw or gw.get("external_fixed_ips")) and not ctx.is_admin:
-        attr = "enable_snat" if "enable_snat" in gw else "external_fixed_ips"
-        raise Forbidden(f"(rule:create_router:external_gateway_info:{attr}) is disallowed by policy",
-                                   type="PolicyNotAuthorized")
-    external_network(svc, gw["network_id"], ctx=ctx)
-    req = {"network_id": gw["network_id"], "device_owner": decide.OWNER_GATEWAY, "device_id": router_id,
-           "binding:host_id": router_host(svc, router_id), "admin_state_up": True}
-    if gw.get("external_fixed_ips"):
-        req["fixed_ips"] = gw["external_fixed_ips"]
-    return plan_port(svc, ctx, req, port_id, won, project="")
-
-
-def port_delete_plan(svc, ctx, port_id: str) -> Plan:
-    cur, seq = svc.reader.get("port", port_id, None)
-    return port_decider.decide_delete(ctx, cur, seq, claims=svc.claims, subjects=svc.subjects)
-
-
 # --- CRUD -------------------------------------------------------------------------
 
 async def create(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    req = validate_body("router", await read_json(request), create=True, is_admin=ctx.is_admin)
+    req = validate_body("router", await read_json(request), create=True, may=may(request))
     rid = new_resource_id(ctx, "router")
     gw_port_id = new_resource_id(ctx, "router-gw")
 
@@ -226,7 +92,7 @@ async def create(request: web.Request) -> web.Response:
 
     if not ctx.idempotency_key or svc.reader.row("routers", rid) is None:
         async with store_quota.reserved_for(svc, ctx, "router", [req], [rid]):
-            await run_atomic(plan, svc, ctx)
+            await run_atomic_with_claims(plan, svc.writer, ctx)
     body, _ = svc.reader.get("router", rid, None)
     return respond(request, "router", body, status=201)
 
@@ -254,7 +120,7 @@ def routes_for(svc, rid: str, routes: list) -> tuple:
 
 async def update(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("router", await read_json(request), create=False, is_admin=ctx.is_admin)
+    changes = validate_body("router", await read_json(request), create=False, may=may(request))
     rid = request.match_info["id"]
     new_gw_port = new_resource_id(ctx, "router-gw")
 
@@ -267,7 +133,7 @@ async def update(request: web.Request) -> web.Response:
             gw_plan = _gateway_change(svc, ctx, cur, seq, changes["external_gateway_info"], new_gw_port, won)
         return decide.decide_update(ctx, cur, seq, changes, subjects=svc.subjects, routes=routes, gateway=gw_plan)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     body, _ = svc.reader.get("router", rid, None)
     return respond(request, "router", body)
 
@@ -276,9 +142,8 @@ def _gateway_change(svc, ctx, cur, seq, wanted, new_port_id, won) -> Plan:
     current = cur.get("external_gateway_info")
     gw = gateway_port(svc, cur["id"])
     needs_port = wanted and not (current and current["network_id"] == wanted["network_id"])
-    if wanted and current and not needs_port and "enable_snat" in wanted and not ctx.is_admin:
-        raise Forbidden("(rule:update_router:external_gateway_info:enable_snat) is disallowed by policy",
-                                   type="PolicyNotAuthorized")
+    if wanted and current and not needs_port and "enable_snat" in wanted:
+        require(svc.policy, "update_router:external_gateway_info:enable_snat", ctx)
     new_port = gateway_port_plan(svc, ctx, cur["id"], wanted, new_port_id, won) if needs_port else None
     old_delete = port_delete_plan(svc, ctx, gw[0]["id"]) if gw and (needs_port or not wanted) else None
     return decide.decide_gateway(cur, seq, wanted, subjects=svc.subjects, gw_port=gw[0] if gw else None,
@@ -299,7 +164,7 @@ async def delete(request: web.Request) -> web.Response:
         return decide.decide_delete(cur, seq, interfaces=interfaces(svc, rid), gw_delete=gw_delete,
                                     fips_on_router=len(fips_on_router(svc, rid)), subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     await store_quota.release_of(svc, ctx, "router", {rid})
     return web.Response(status=204)
 
@@ -323,31 +188,25 @@ async def extraroutes(request: web.Request) -> web.Response:
             routes = [r for r in routes if r not in given]
         return decide.decide_update(ctx, cur, seq, {}, subjects=svc.subjects, routes=routes_for(svc, rid, routes))
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     body, _ = svc.reader.get("router", rid, None)
     return json_response({"router": body})
 
 
 async def l3_agents(request: web.Request) -> web.Response:
     """l3_agent_scheduler's GET: the agent hosting the router."""
-    from .handlers_agent import agent_body
-
     ctx, svc = request["ctx"], _svc(request)
     get_router(svc, ctx, request.match_info["id"])
     host = router_host(svc, request.match_info["id"])
     rows = [r for r in svc.reader.agents() if r["host"] == host and r["agent_type"] == "L3 agent"]
-    return json_response({"agents": [agent_body(r, svc.agents.alive) for r in rows]})
+    return json_response({"agents": agents.bodies(svc, rows)})
 
 
 def add_routes(router) -> None:
-    from . import handlers_router_interface as itf
-
     router.add_get("/v2.0/routers", index)
     router.add_post("/v2.0/routers", create)
     router.add_get("/v2.0/routers/{id}", get)
     router.add_put("/v2.0/routers/{id}", update)
     router.add_delete("/v2.0/routers/{id}", delete)
-    router.add_put("/v2.0/routers/{id}/add_router_interface", itf.add_interface)
-    router.add_put("/v2.0/routers/{id}/remove_router_interface", itf.remove_interface)
     router.add_put("/v2.0/routers/{id}/{action:add_extraroutes|remove_extraroutes}", extraroutes)
     router.add_get("/v2.0/routers/{id}/l3-agents", l3_agents)

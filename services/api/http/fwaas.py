@@ -2,7 +2,7 @@
 
 Reads come from the projection's views (derived ``status``, ``audited``,
 ``firewall_policy_id``); writes go through the pure deciders in deciders/fwaas.py
-and ``run_atomic`` (each fact expects its aggregate's last sequence). Shared
+and ``writer.run_atomic_with_claims`` (each fact expects its aggregate's last sequence). Shared
 resources are visible to every project, as neutron-fwaas shows them.
 """
 
@@ -15,12 +15,12 @@ from aiohttp import web
 
 from netledger.errors import BadRequest, NotFound
 
-from . import attributes, discovery
-from .attributes import Attr, READ_ONLY, to_bool, to_int, to_str, to_uuid_list, validate_body
-from .common import check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
-from .deciders import fwaas as decide
-from .handlers_router import run_atomic
-from .subnet_rules import attr_error
+from .. import attributes, extensions
+from ..attributes import Attr, READ_ONLY, to_bool, to_int, to_str, to_uuid_list, validate_body
+from .common import may, check_if_match, json_response, list_response, new_resource_id, read_json, respond, show
+from ..deciders import fwaas as decide
+from ..subnet_rules import attr_error
+from ..writer import run_atomic_with_claims
 
 BASE = "/v2.0/fwaas"
 _PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "6": "tcp", "17": "udp", "1": "icmp"}
@@ -94,8 +94,8 @@ KINDS = {"firewall_rule": ("firewall_rules", RULE, "Firewall rule"),
          "firewall_group": ("firewall_groups", GROUP, "Firewall group")}
 for _kind, (_, _spec, _) in KINDS.items():
     attributes.SPECS[_kind] = _spec
-discovery.EXTENSIONS["fwaas_v2"] = "Provides support for firewall-as-a-service version 2"
-discovery.NAMES["fwaas_v2"] = "Firewall service v2"
+extensions.EXTENSIONS["fwaas_v2"] = "Provides support for firewall-as-a-service version 2"
+extensions.NAMES["fwaas_v2"] = "Firewall service v2"
 
 
 def _svc(request):
@@ -169,7 +169,7 @@ def _crud(kind: str):
 
     async def create(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], _svc(request)
-        req = validate_body(kind, await read_json(request), create=True, is_admin=ctx.is_admin)
+        req = validate_body(kind, await read_json(request), create=True, may=may(request))
         rid, project = new_resource_id(ctx, kind), _project(ctx, req)
 
         def plan(won):
@@ -179,7 +179,7 @@ def _crud(kind: str):
             return fn(project, req, **{f"{kind.split('_')[1]}_id": rid}, subjects=svc.subjects)
 
         if not ctx.idempotency_key or svc.reader.row(f"{kind}s_v", rid) is None:
-            await run_atomic(plan, svc, ctx)
+            await run_atomic_with_claims(plan, svc.writer, ctx)
         return respond(request, kind, svc.reader.get(kind, rid, None)[0], status=201)
 
     async def get(request: web.Request) -> web.Response:
@@ -191,7 +191,7 @@ def _crud(kind: str):
 
     async def update(request: web.Request) -> web.Response:
         ctx, svc = request["ctx"], _svc(request)
-        changes = validate_body(kind, await read_json(request), create=False, is_admin=ctx.is_admin)
+        changes = validate_body(kind, await read_json(request), create=False, may=may(request))
         rid = request.match_info["id"]
 
         def plan(won):
@@ -202,7 +202,7 @@ def _crud(kind: str):
                   "firewall_group": decide.decide_group_update}[kind]
             return fn(cur, seq, changes, subjects=svc.subjects)
 
-        await run_atomic(plan, svc, ctx)
+        await run_atomic_with_claims(plan, svc.writer, ctx)
         return respond(request, kind, svc.reader.get(kind, rid, None)[0])
 
     async def delete(request: web.Request) -> web.Response:
@@ -217,7 +217,7 @@ def _crud(kind: str):
                 return decide.decide_policy_delete(cur, seq, used_by=_groups_using(svc, rid), subjects=svc.subjects)
             return decide.decide_group_delete(cur, seq, subjects=svc.subjects)
 
-        await run_atomic(plan, svc, ctx)
+        await run_atomic_with_claims(plan, svc.writer, ctx)
         return web.Response(status=204)
 
     return create, get, index, update, delete
@@ -250,7 +250,7 @@ async def _rule_action(request: web.Request) -> web.Response:
         return decide.decide_insert_rule(cur, seq, rule_id=rule_id, before=body.get("insert_before") or "",
                                          after=body.get("insert_after") or "", subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     return json_response(svc.reader.get("firewall_policy", pid, None)[0])
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .attributes import NETWORK, validate_body
+from ..attributes import NETWORK, validate_body
 from netledger.services.dhcp import schedule_loop as dhcp_hooks
 
-from .common import (check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
+from .common import (may, check_if_match, delete_idempotently, list_response, new_resource_id, read_json, respond,
                      show)
-from .deciders import network as decide
-from . import handlers_rbac as rbac_views, store_quota
-from .deciders import rbac
-from .writer import run_with_retries
+from ..deciders import network as decide
+from .. import store_quota
+from ..commands import network as commands
+from ..commands import rbac as rbac_views
+from ..deciders import rbac
+from ..writer import run_with_retries
 
 ATTRS = frozenset(NETWORK) | {"subnets"}
 
@@ -28,18 +30,13 @@ async def create(request: web.Request) -> web.Response:
     body = await read_json(request)
     if isinstance(body, dict) and "networks" in body:
         return await create_bulk(request, "network", body)
-    req = validate_body("network", body, create=True, is_admin=ctx.is_admin)
+    req = validate_body("network", body, create=True, may=may(request))
     net_id = new_resource_id(ctx, "network")
     if not ctx.idempotency_key or svc.reader.row("networks", net_id) is None:
         async with store_quota.reserved_for(svc, ctx, "network", [req], [net_id]):
-            await run_with_retries(lambda: plan_create(svc, ctx, req, net_id), svc.writer, ctx)
+            await run_with_retries(lambda: commands.plan_create(svc, ctx, req, net_id), svc.writer, ctx)
     body, _ = svc.reader.get("network", net_id, None)
     return respond(request, "network", body, status=201)
-
-
-def plan_create(svc, ctx, req, net_id):
-    return decide.decide_create(ctx, req, network_id=net_id, subjects=svc.subjects, segcfg=svc.segcfg,
-                                held_segments=svc.held_segments, rng=svc.rng)
 
 
 async def get(request: web.Request) -> web.Response:
@@ -54,7 +51,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("network", await read_json(request), create=False, is_admin=ctx.is_admin)
+    changes = validate_body("network", await read_json(request), create=False, may=may(request))
     net_id = request.match_info["id"]
 
     def plan():

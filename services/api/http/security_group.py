@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from netledger.errors import NotFound
 from netledger.libs.events.envelope import utc_now
-from netledger.libs.events.security_group import default_group_id
 
-from . import attributes, discovery, store_quota
-from .attributes import COMMON, READ_ONLY, Attr, to_bool, to_int, to_str, to_uuid, validate_body
-from .common import check_if_match, list_response, new_resource_id, read_json, respond, show
-from .deciders import security_group as decide
-from .deciders.network import _project
-from .writer import Retry, run_with_retries
+from .. import attributes, extensions, store_quota
+from ..attributes import COMMON, READ_ONLY, Attr, to_bool, to_int, to_str, to_uuid, validate_body
+from .common import may, check_if_match, list_response, new_resource_id, read_json, respond, show
+from ..commands.security_group import ensure_default, get_group, get_rule, group_exists, ports_using
+from ..deciders import security_group as decide
+from ..deciders.network import _project
+from ..writer import run_with_retries
 
 
 def _uuid_or_none(value, name: str):
@@ -58,61 +57,18 @@ for alias, name, desc in (
         ("stateful-security-group", "Stateful security group", "Support for stateful/stateless security groups"),
         ("security-groups-remote-address-group", "Remote address group id field for security group rules",
          "Add new field of remote address group id in security group rules")):
-    discovery.EXTENSIONS[alias], discovery.NAMES[alias] = desc, name
+    extensions.EXTENSIONS[alias], extensions.NAMES[alias] = desc, name
 
 
 def _svc(request):
     return request.app["svc"]
 
 
-def group_exists(svc, sg_id: str) -> bool:
-    return svc.reader.row("security_groups", sg_id) is not None
-
-
-async def ensure_default(svc, ctx, project_id: str, *, wait: bool = True) -> str:
-    """The project's default group, created if missing (race-free: expected seq 0).
-
-    ``wait=False`` (port creates): the id is fixed per project, so the port can name the
-    group before it is projected, and a port create still works while topology is down.
-    Lists and group writes wait, because they show the group."""
-    gid = default_group_id(project_id)
-    if project_id and not group_exists(svc, gid):
-        plan = decide.decide_default(project_id, exists=False, subjects=svc.subjects, time=utc_now())
-        try:
-            await svc.writer.execute(ctx, plan, wait=wait)
-        except Retry as exc:  # expected-sequence 0 lost: another request created it first
-            if wait:
-                await svc.position.wait_for(exc.seq)
-    return gid
-
-
-def get_group(svc, ctx, sg_id: str) -> tuple[dict, int]:
-    try:
-        return svc.reader.get("security_group", sg_id, ctx.scope())
-    except NotFound:
-        raise NotFound(f"Security group {sg_id} does not exist", type="SecurityGroupNotFound") from None
-
-
-def get_rule(svc, ctx, rule_id: str) -> tuple[dict, int]:
-    try:
-        return svc.reader.get("security_group_rule", rule_id, ctx.scope())
-    except NotFound:
-        raise NotFound(f"Security group rule {rule_id} does not exist",
-                       type="SecurityGroupRuleNotFound") from None
-
-
-def ports_using(svc, sg_id: str) -> int:
-    row = svc.reader.conn.execute(
-        "SELECT count(*) FROM ports p, json_each(json_extract(p.body, '$.security_groups')) g "
-        "WHERE g.value = ?", [sg_id]).fetchone()
-    return row[0]
-
-
 # --- groups ---------------------------------------------------------------------
 
 async def create_group(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    req = validate_body("security_group", await read_json(request), create=True, is_admin=ctx.is_admin)
+    req = validate_body("security_group", await read_json(request), create=True, may=may(request))
     project = _project(ctx, req)
     await ensure_default(svc, ctx, project)
     sg_id = new_resource_id(ctx, "security_group")
@@ -139,7 +95,7 @@ async def get_group_h(request: web.Request) -> web.Response:
 
 async def update_group(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("security_group", await read_json(request), create=False, is_admin=ctx.is_admin)
+    changes = validate_body("security_group", await read_json(request), create=False, may=may(request))
     sg_id = request.match_info["id"]
 
     def plan():
@@ -171,7 +127,7 @@ async def delete_group(request: web.Request) -> web.Response:
 
 async def create_rule(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    req = validate_body("security_group_rule", await read_json(request), create=True, is_admin=ctx.is_admin)
+    req = validate_body("security_group_rule", await read_json(request), create=True, may=may(request))
     rule_id = new_resource_id(ctx, "security_group_rule")
     if req.get("remote_group_id"):
         get_group(svc, ctx, req["remote_group_id"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import attributes
+from .. import attributes
 from .common import json_response
 
 COLLECTIONS = {

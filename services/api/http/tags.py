@@ -7,10 +7,10 @@ from aiohttp import web
 from netledger.errors import InvalidInput, NotFound
 from netledger.libs.events.network import TagsChanged
 
-from .attributes import MAX_TAG_LEN, MAX_TAGS
+from ..attributes import MAX_TAG_LEN, MAX_TAGS
 from .common import check_if_match, json_response, read_json
-from .deciders import Plan, Publication
-from .writer import run_with_retries
+from ..deciders import Plan, Publication
+from ..writer import run_with_retries
 
 KINDS = {"networks": "network", "subnets": "subnet", "ports": "port"}
 

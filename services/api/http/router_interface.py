@@ -13,10 +13,11 @@ from aiohttp import web
 from netledger.errors import BadRequest, Conflict, NotFound
 
 from .common import json_response, new_resource_id, read_json
-from .deciders import port as port_decider
-from .deciders import router as decide
-from .handlers_router import (
-    admin, get_router, interfaces, plan_port, port_delete_plan, router_host, run_atomic,
+from ..commands import port as port_commands
+from ..deciders import router as decide
+from ..writer import run_atomic_with_claims
+from ..commands.router import (
+    admin, get_router, interfaces, plan_port, port_delete_plan, router_host,
 )
 
 
@@ -61,10 +62,7 @@ def _by_port(svc, ctx, router: dict, port: dict, seq: int):
         raise decide.bad_router(f"Router port must have exactly one fixed IP (port {port['id']})")
     changes = {"device_id": router["id"], "device_owner": decide.OWNER_INTERFACE,
                "binding:host_id": router_host(svc, router["id"])}
-    net, _ = svc.reader.get("network", port["network_id"], None)
-    return port_decider.decide_update(admin(ctx), port, seq, changes, network=net,
-                                      subnets=svc.reader.subnets_of(net["id"]), claims=svc.claims,
-                                      agents=svc.agents, subjects=svc.subjects, rng=svc.rng)
+    return port_commands.plan_update(svc, admin(ctx), port, seq, changes, check_groups=False)
 
 
 async def add_interface(request: web.Request) -> web.Response:
@@ -90,7 +88,7 @@ async def add_interface(request: web.Request) -> web.Response:
         return decide.decide_add_interface(router, seq, subnet=subnet, interfaces=itfs, port_id=pid,
                                            port_plan=port_plan, subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     return json_response(result)
 
 
@@ -111,5 +109,5 @@ async def remove_interface(request: web.Request) -> web.Response:
         return decide.decide_remove_interface(router, seq, itf=itf, port_delete=port_delete_plan(svc, ctx, itf["port_id"]),
                                               fips_in_subnet=fips, subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     return json_response(result)

@@ -4,153 +4,35 @@ Every write loads the LB aggregate (its folded state and subject sequence), lets
 pure decider (deciders/octavia.py) turn the request into one fact, and publishes it
 expecting that sequence (a lost race decides again on the newer state). The VIP is a
 real port decided by the port machinery and published with ``LoadBalancerCreated`` in
-one atomic batch (handlers_router.run_atomic). Errors have Octavia's body shape.
+one atomic batch (writer.run_atomic_with_claims). Errors have Octavia's body shape.
 """
 
 from __future__ import annotations
 
-import functools
 
 import msgspec
-import structlog
 from aiohttp import web
 
-from netledger.errors import BadRequest, Forbidden, NeutronError, NotFound
+from netledger.errors import BadRequest, NotFound
 
 from .common import json_response, new_resource_id, read_json
-from .deciders import octavia as decide
-from .deciders.octavia_attrs import validate
-from .deciders.router import merge
-from .handlers_octavia_views import BODIES, Report, loadbalancer_body, lb_provisioning, status_tree
-from .handlers_router import plan_port, port_delete_plan, run_atomic
+from ..deciders import octavia as decide
+from ..deciders.octavia_attrs import validate
+from ..deciders.router import merge
+from ..commands.octavia import load, visible_states, write
+from .octavia_common import _filtered, _svc, octavia_errors
+from ..octavia_views import loadbalancer_body, lb_provisioning, status_tree
+from ..writer import run_atomic_with_claims
+from ..commands.router import plan_port, port_delete_plan
 
-log = structlog.get_logger("api.octavia")
 PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
 OWNER_VIP = "Octavia"
-_dec_state = msgspec.json.Decoder(decide.O.LbState)
-COLLECTIONS = {"listener": "listeners", "pool": "pools", "member": "members", "healthmonitor": "healthmonitors",
-               "l7policy": "l7policies", "l7rule": "rules"}
-
-
-def octavia_errors(fn):
-    """Octavia's error body: {"faultcode": "Client"|"Server", "faultstring", "debuginfo"}."""
-    @functools.wraps(fn)
-    async def wrapped(request: web.Request) -> web.Response:
-        try:
-            if request.method in ("POST", "PUT", "DELETE"):
-                require_member(request["ctx"])
-            return await fn(request)
-        except NeutronError as exc:
-            return _fault(exc.status, exc.message)
-        except web.HTTPException:
-            raise
-        except Exception:
-            log.exception("unhandled error", method=request.method, path=request.path)
-            return _fault(500, "Internal Server Error")
-    return wrapped
-
-
-def _fault(status: int, message: str) -> web.Response:
-    return json_response({"faultcode": "Client" if status < 500 else "Server", "faultstring": message,
-                          "debuginfo": None}, status=status)
-
-
-# --- access -----------------------------------------------------------------------
-# Octavia loads an object, then enforces ``project_id:%(project_id)s`` on it: another
-# project's load balancer tree is 403 (not Neutron's 404); writes need the member role
-# (load-balancer_member / member), so a reader's write is 403 too.
-FORBIDDEN = "Policy does not allow this request to be performed."
-
-
-def require_member(ctx) -> None:
-    if not ctx.is_admin and "member" not in ctx.roles:
-        raise Forbidden(FORBIDDEN)
-
-
-def _owned(ctx, project_id: str) -> None:
-    if not ctx.is_admin and project_id != ctx.project_id:
-        raise Forbidden(FORBIDDEN)
 
 
 # --- reads ------------------------------------------------------------------------
 
-def _report(svc, lb_id: str, host: str) -> Report:
-    row = svc.reader.conn.execute("SELECT host, revision, provisioning, operating FROM lb_status WHERE lb_id = ?",
-                                  [lb_id]).fetchone()
-    if row is None or not host or row[0] != host:
-        return Report()
-    return Report(revision=row[1], provisioning=row[2], operating=msgspec.json.decode(row[3]))
-
-
-def load(svc, ctx, lb_id: str) -> tuple[decide.O.LbState, int, Report]:
-    row = svc.reader.conn.execute("SELECT state, seq, host, project_id FROM loadbalancers WHERE id = ?",
-                                  [lb_id]).fetchone()
-    if row is None:
-        raise decide.not_found("loadbalancer", lb_id)
-    _owned(ctx, row[3])
-    return _dec_state.decode(row[0]), row[1], _report(svc, lb_id, row[2])
-
-
-def lb_of(svc, ctx, kind: str, child_id: str) -> str:
-    row = svc.reader.conn.execute("SELECT lb_id, project_id FROM lb_children WHERE id = ? AND kind = ?",
-                                  [child_id, kind]).fetchone()
-    if row is None:
-        raise decide.not_found(kind, child_id)
-    _owned(ctx, row[1])
-    return row[0]
-
-
-def visible_states(svc, ctx) -> list[tuple[decide.O.LbState, Report]]:
-    sql, args = "SELECT id, state, host FROM loadbalancers", []
-    if not ctx.is_admin:
-        sql, args = sql + " WHERE project_id = ?", [ctx.project_id]
-    rows = svc.reader.conn.execute(sql + " ORDER BY id", args).fetchall()
-    return [(_dec_state.decode(r[1]), _report(svc, r[0], r[2])) for r in rows]
-
-
-def _filtered(request: web.Request, bodies: list[dict], collection: str, given: tuple[str, ...] = ()) -> web.Response:
-    """Equality filters on scalar attributes, ``fields``, ``limit``/``marker``; ``given``
-    names filters the caller already applied (a parent id from the URL)."""
-    params = [(k, v) for k, v in request.query.items()]
-    fields = [v for k, v in params if k == "fields"]
-    for k, v in params:
-        if k in ("fields", "limit", "marker", "sort", "sort_key", "sort_dir", "page_reverse", *given):
-            continue
-        bodies = [b for b in bodies if k in b and _matches(b[k], v)]
-    marker = request.query.get("marker")
-    if marker:
-        ids = [b["id"] for b in bodies]
-        bodies = bodies[ids.index(marker) + 1:] if marker in ids else []
-    limit = request.query.get("limit")
-    links = []
-    if limit and limit.isdigit() and int(limit) < len(bodies):
-        bodies = bodies[:int(limit)]
-        links = [{"rel": "next", "href": f"{request.scheme}://{request.host}{request.path}?limit={limit}"
-                  f"&marker={bodies[-1]['id']}"}]
-    if fields:
-        bodies = [{k: b[k] for k in fields if k in b} for b in bodies]
-    return json_response({collection: bodies, f"{collection}_links": links})
-
-
-def _matches(value, wanted: str) -> bool:
-    if isinstance(value, bool):
-        return str(value).lower() == wanted.lower()
-    return str(value) == wanted
-
 
 # --- writes -------------------------------------------------------------------------
-
-async def write(svc, ctx, lb_id: str, decide_fn) -> None:
-    """decide_fn(state, seq, provisioning) -> Plan; decided again after a lost race."""
-    def plan(won):
-        state, seq, rep = load(svc, ctx, lb_id)
-        return decide_fn(state, seq, lb_provisioning(state, rep))
-
-    await run_atomic(plan, svc, ctx)
-
-
-def _svc(request):
-    return request.app["svc"]
 
 
 def _vip_port_request(svc, fields: dict, lb_id: str, ctx=None) -> dict:
@@ -213,7 +95,7 @@ async def lb_create(request: web.Request) -> web.Response:
             return merge(port_plan, lb_plan, resource_id=lb_id)
 
     if not ctx.idempotency_key or svc.reader.row("loadbalancers", lb_id) is None:
-        await run_atomic(plan, svc, ctx)
+        await run_atomic_with_claims(plan, svc.writer, ctx)
     state, _, rep = load(svc, ctx, lb_id)
     return json_response({"loadbalancer": loadbalancer_body(state, rep)}, status=201)
 
@@ -264,7 +146,7 @@ async def lb_delete(request: web.Request) -> web.Response:
                                           subjects=svc.subjects, owns_vip=owns)
         return merge(lb_plan, port_delete_plan(svc, ctx, port["id"]), resource_id=lb_id) if owns else lb_plan
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     return web.Response(status=204)
 
 
@@ -282,8 +164,6 @@ async def lb_stats(request: web.Request) -> web.Response:
 
 
 def add_routes(router) -> None:
-    from . import handlers_octavia_children as children
-
     for base in PREFIXES:
         router.add_get(f"{base}/loadbalancers", lb_index)
         router.add_post(f"{base}/loadbalancers", lb_create)
@@ -292,4 +172,3 @@ def add_routes(router) -> None:
         router.add_delete(f"{base}/loadbalancers/{{id}}", lb_delete)
         router.add_get(f"{base}/loadbalancers/{{id}}/status", lb_status)
         router.add_get(f"{base}/loadbalancers/{{id}}/stats", lb_stats)
-        children.add_routes(router, base)

@@ -9,12 +9,13 @@ from aiohttp import web
 
 from netledger.errors import BadRequest, NotFound
 
-from . import attributes, discovery, store_quota
-from .attributes import Attr, READ_ONLY, COMMON, validate_body
-from .common import check_if_match, list_response, new_resource_id, read_json, respond, show
-from .deciders import floatingip as decide
-from .deciders.router import OWNER_FIP
-from .handlers_router import external_network, plan_port, port_delete_plan, run_atomic
+from .. import attributes, extensions, store_quota
+from ..attributes import Attr, READ_ONLY, COMMON, validate_body
+from .common import may, check_if_match, list_response, new_resource_id, read_json, respond, show
+from ..deciders import floatingip as decide
+from ..deciders.router import OWNER_FIP
+from ..writer import run_atomic_with_claims
+from ..commands.router import external_network, plan_port, port_delete_plan
 
 
 def to_ip_or_none(value, name: str):
@@ -42,8 +43,8 @@ FLOATINGIP = {
 }
 attributes.SPECS["floatingip"] = FLOATINGIP
 ATTRS = frozenset(FLOATINGIP) | {"floating_port_id"}
-discovery.EXTENSIONS["fip-port-details"] = "Add port_details attribute to Floating IP resource"
-discovery.NAMES["fip-port-details"] = "Floating IP Port Details Extension"
+extensions.EXTENSIONS["fip-port-details"] = "Add port_details attribute to Floating IP resource"
+extensions.NAMES["fip-port-details"] = "Floating IP Port Details Extension"
 
 
 def _svc(request):
@@ -86,7 +87,7 @@ def _association(svc, ctx, fip_id: str, address: str, net_id: str, port_id, fixe
 
 async def create(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    req = validate_body("floatingip", await read_json(request), create=True, is_admin=ctx.is_admin)
+    req = validate_body("floatingip", await read_json(request), create=True, may=may(request))
     fid, port_id = new_resource_id(ctx, "floatingip"), new_resource_id(ctx, "floatingip-port")
 
     def plan(won):
@@ -107,7 +108,7 @@ async def create(request: web.Request) -> web.Response:
 
     if not ctx.idempotency_key or svc.reader.row("floatingips", fid) is None:
         async with store_quota.reserved_for(svc, ctx, "floatingip", [req], [fid]):
-            await run_atomic(plan, svc, ctx)
+            await run_atomic_with_claims(plan, svc.writer, ctx)
     body, _ = svc.reader.get("floatingip", fid, None)
     return respond(request, "floatingip", body, status=201)
 
@@ -124,7 +125,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     ctx, svc = request["ctx"], _svc(request)
-    changes = validate_body("floatingip", await read_json(request), create=False, is_admin=ctx.is_admin)
+    changes = validate_body("floatingip", await read_json(request), create=False, may=may(request))
     fid = request.match_info["id"]
 
     def plan(won):
@@ -137,7 +138,7 @@ async def update(request: web.Request) -> web.Response:
                                  port_id, changes.get("fixed_ip_address"))
         return decide.decide_update(cur, seq, changes, assoc=assoc, subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     body, _ = svc.reader.get("floatingip", fid, None)
     return respond(request, "floatingip", body)
 
@@ -155,7 +156,7 @@ async def delete(request: web.Request) -> web.Response:
         port_delete = port_delete_plan(svc, ctx, row[0]) if exists else None
         return decide.decide_delete(cur, seq, port_delete=port_delete, subjects=svc.subjects)
 
-    await run_atomic(plan, svc, ctx)
+    await run_atomic_with_claims(plan, svc.writer, ctx)
     await store_quota.release_of(svc, ctx, "floatingip", {fid})
     return web.Response(status=204)
 
