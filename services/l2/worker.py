@@ -26,7 +26,7 @@ from netledger.libs.events.subjects import host_token
 from netledger.services.l2.config import AgentConfig
 from netledger.services.l2.desired import PortState, from_intents
 from netledger.services.l2.mechanisms import Mechanism
-from netledger.services.l2.workqueue import WorkQueue, backoff
+from netledger.libs.workqueue import WorkQueue, backoff
 
 log = structlog.get_logger("l2.worker")
 BINARY = "netledger-l2-agent"
