@@ -26,7 +26,7 @@ import msgspec
 import structlog
 
 from netledger.libs.bus import Bus
-from netledger.libs.events.envelope import wrap
+from netledger.libs.events.envelope import utc_now, wrap
 from netledger.libs.events.status import AgentHeartbeat
 from netledger.libs.events.subjects import host_token
 from netledger.libs.workqueue import WorkQueue, backoff
@@ -81,6 +81,22 @@ def apply_entry(intents: dict[str, Any], entry, decode: Callable[[bytes], Any], 
     return oid
 
 
+class Identity(msgspec.Struct, frozen=True, kw_only=True):
+    """What an agent is in GET /v2.0/agents: its binary, agent type and backend."""
+
+    binary: str
+    agent_type: str
+    backend: str
+
+    def agent_id(self, host: str) -> str:
+        return agent_id(host, self.binary)
+
+    def heartbeat(self, host: str, interval: float, **extra: Any) -> AgentHeartbeat:
+        return AgentHeartbeat(agent_id=self.agent_id(host), host=host, agent_type=self.agent_type,
+                              binary=self.binary, backend=self.backend, started_at=utc_now(),
+                              interval=interval, **extra)
+
+
 class Job(msgspec.Struct, frozen=True):
     """An extra periodic job of a worker (status polls): run every ``interval`` s."""
 
@@ -89,20 +105,36 @@ class Job(msgspec.Struct, frozen=True):
 
 
 class IntentRuntime:
-    """Runs one worker: ``kind`` is the KV key kind (``router``, ``lb``, ``net``)."""
+    """Runs one worker: ``kind`` is the KV key kind (``router``, ``lb``, ``net``).
 
-    def __init__(self, bus: Bus, bucket: str, *, host: str, kind: str, decode: Callable[[bytes], Any],
-                 worker: Reconciler, heartbeat: AgentHeartbeat, resync_interval: float,
-                 jobs: tuple[Job, ...] = (), log=None) -> None:
+    A worker whose plan covers the whole host (L2) instead watches every kind of its
+    host (``kind=""``), keeps its own cache (``absorb(entry) -> queue key``) and
+    reconciles whole batches (``batch(keys)``); watch, queue, periodic check,
+    heartbeat and stop are the same."""
+
+    def __init__(self, bus: Bus, bucket: str, *, host: str, kind: str, worker: Reconciler | None,
+                 heartbeat: AgentHeartbeat, resync_interval: float, decode: Callable[[bytes], Any] | None = None,
+                 jobs: tuple[Job, ...] = (), log=None, absorb: Callable[[Any], str] | None = None,
+                 batch: Callable[[list[str]], Awaitable[None]] | None = None) -> None:
         self.bus, self.bucket, self.kind, self.decode = bus, bucket, kind, decode
         self.worker, self.beat, self.resync_interval, self.jobs = worker, heartbeat, resync_interval, jobs
-        self.pattern = f"{host_token(host)}.{kind}.>"
+        self.pattern = f"{host_token(host)}.{kind}.>" if kind else f"{host_token(host)}.>"
+        self.absorb = absorb or (lambda e: self.key(apply_entry(self.intents, e, self.decode, self.log)))
+        self.batch = batch or self.run_batch
         self.queue = WorkQueue()
         self.intents: dict[str, Any] = {}
         self.replayed, self.synced = asyncio.Event(), asyncio.Event()
         self.on_synced: list[Callable[[], None]] = []
         self._unsynced: set[str] | None = None      # ids of the first @full still failing
         self.log = log or structlog.get_logger("worker")
+
+    @classmethod
+    def of(cls, worker: Reconciler, bus: Bus, bucket: str, cfg: Any, *, kind: str, intent: type,
+           who: Identity, jobs: tuple[Job, ...] = (), log=None) -> "IntentRuntime":
+        """The runtime of a per-id worker from its config (``host`` and the intervals)."""
+        return cls(bus, bucket, host=cfg.host, kind=kind, worker=worker, decode=msgspec.json.Decoder(intent).decode,
+                   heartbeat=who.heartbeat(cfg.host, cfg.heartbeat_interval),
+                   resync_interval=cfg.resync_interval, jobs=jobs, log=log)
 
     def key(self, oid: str) -> str:
         return f"{self.kind}:{oid}"
@@ -118,8 +150,11 @@ class IntentRuntime:
         finally:
             for t in tasks:
                 t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, stuck = await asyncio.wait(tasks, timeout=10)
+            if stuck:
+                self.log.warning("tasks did not stop in time", n=len(stuck))
             await watcher.stop()
+            self.log.info("worker stopped", binary=self.beat.binary)
 
     async def _watch(self, watcher) -> None:
         async for entry in watcher:
@@ -127,9 +162,9 @@ class IntentRuntime:
                 self.queue.add(FULL)
                 self.replayed.set()
                 continue
-            oid = apply_entry(self.intents, entry, self.decode, self.log)
+            key = self.absorb(entry)
             if self.replayed.is_set():
-                self.queue.add(self.key(oid))
+                self.queue.add(key)
 
     async def _resync(self) -> None:
         # Gated on the replay only, not on sync: one failing id must not stop drift checks.
@@ -143,7 +178,7 @@ class IntentRuntime:
     async def _loop(self) -> None:
         await self.replayed.wait()      # never plan against a partial set of intents
         while True:
-            await self.run_batch(await self.queue.get_batch())
+            await self.batch(await self.queue.get_batch())
 
     async def run_batch(self, keys: list[str]) -> None:
         """Reconcile one batch against one host observation; account every id alone."""
@@ -172,10 +207,16 @@ class IntentRuntime:
             return
         self._unsynced -= good
         if not self._unsynced:
-            for fn in self.on_synced:
-                fn()
-            self.synced.set()
-            self.log.info("initial sync done", intents=len(self.intents))
+            self.set_synced()
+
+    def set_synced(self) -> None:
+        """The host matched every intent once: run the hooks (start-up figures), say so."""
+        if self.synced.is_set():
+            return
+        for fn in self.on_synced:
+            fn()
+        self.synced.set()
+        self.log.info("initial sync done", intents=len(self.intents))
 
     async def _one(self, oid: str, host: Any) -> bool:
         structlog.contextvars.bind_contextvars(key=oid)

@@ -18,9 +18,9 @@ import structlog
 
 from netledger.libs.bus import Bus
 from netledger.libs.events.dhcp import AGENT_TYPE, DhcpNetwork
-from netledger.libs.events.envelope import utc_now, wrap
-from netledger.libs.events.status import AgentHeartbeat, PortStatusReported
-from netledger.libs.worker_runtime import IntentRuntime, agent_id as _agent_id
+from netledger.libs.events.envelope import wrap
+from netledger.libs.events.status import PortStatusReported
+from netledger.libs.worker_runtime import IntentRuntime, Identity
 
 from . import plan as P
 from .config import DhcpAgentConfig
@@ -28,10 +28,8 @@ from .driver_host import HostDriver
 
 log = structlog.get_logger("dhcp.worker")
 BINARY = "netledger-dhcp-agent"
-
-
-def agent_id(host: str) -> str:
-    return _agent_id(host, BINARY)
+IDENTITY = Identity(binary=BINARY, agent_type=AGENT_TYPE, backend="dnsmasq")
+agent_id = IDENTITY.agent_id
 
 
 class DhcpWorker:
@@ -40,18 +38,12 @@ class DhcpWorker:
         self.driver = driver or HostDriver(cfg)
         self.reported: dict[str, int] = {}                 # "<net>/<port>" -> revision reported ACTIVE
         self.log = log.bind(host=cfg.host)
-        beat = AgentHeartbeat(agent_id=agent_id(cfg.host), host=cfg.host, agent_type=AGENT_TYPE, binary=BINARY,
-                              backend="dnsmasq", started_at=utc_now(), interval=cfg.heartbeat_interval)
-        self.rt = IntentRuntime(bus, bucket, host=cfg.host, kind="net", decode=msgspec.json.Decoder(DhcpNetwork).decode,
-                                worker=self, heartbeat=beat, resync_interval=cfg.resync_interval, log=self.log)
+        self.rt = IntentRuntime.of(self, bus, bucket, cfg, kind="net", intent=DhcpNetwork, who=IDENTITY, log=self.log)
         self.intents, self.queue, self.replayed, self.synced = (
             self.rt.intents, self.rt.queue, self.rt.replayed, self.rt.synced)
 
     async def run(self, stop: asyncio.Event) -> None:
-        try:
-            await self.rt.run(stop)
-        finally:
-            self.log.info("dhcp worker stopped", writes=self.driver.writes)
+        await self.rt.run(stop)
 
     # --- the Reconciler protocol
     async def host_view(self) -> None:

@@ -16,11 +16,10 @@ import msgspec
 import structlog
 
 from netledger.libs.bus import Bus
-from netledger.libs.events.envelope import utc_now, wrap
+from netledger.libs.events.envelope import wrap
 from netledger.libs.events.l3_intents import RouterIntent
 from netledger.libs.events.l3_status import FloatingIpStatusReported, RouterStatusReported
-from netledger.libs.events.status import AgentHeartbeat
-from netledger.libs.worker_runtime import IntentRuntime, agent_id as _agent_id
+from netledger.libs.worker_runtime import IntentRuntime, Identity
 from netledger.services.advanced.fw.status import FwStatusReporter
 
 from .config import L3Config
@@ -30,10 +29,8 @@ from .plan import plan, want
 log = structlog.get_logger("l3.worker")
 BINARY = "netledger-l3-agent"
 AGENT_TYPE = "L3 agent"
-
-
-def agent_id(host: str) -> str:
-    return _agent_id(host, BINARY)
+IDENTITY = Identity(binary=BINARY, agent_type=AGENT_TYPE, backend="netns-nftables")
+agent_id = IDENTITY.agent_id
 
 
 class L3Worker:
@@ -46,11 +43,7 @@ class L3Worker:
         self.applied: dict[str, float] = {}           # router id -> loop time of last apply (bench)
         self.log = log.bind(host=cfg.host)
         self.fw = FwStatusReporter(bus, cfg.host)      # FWaaS group reports (status stream)
-        beat = AgentHeartbeat(agent_id=agent_id(cfg.host), host=cfg.host, agent_type=AGENT_TYPE, binary=BINARY,
-                              backend="netns-nftables", started_at=utc_now(), interval=cfg.heartbeat_interval)
-        self.rt = IntentRuntime(bus, bucket, host=cfg.host, kind="router",
-                                decode=msgspec.json.Decoder(RouterIntent).decode, worker=self,
-                                heartbeat=beat, resync_interval=cfg.resync_interval, log=self.log)
+        self.rt = IntentRuntime.of(self, bus, bucket, cfg, kind="router", intent=RouterIntent, who=IDENTITY, log=self.log)
         self.rt.on_synced.append(lambda: setattr(self, "startup_writes", self.writes))
         self.intents, self.queue, self.replayed, self.synced = (
             self.rt.intents, self.rt.queue, self.rt.replayed, self.rt.synced)
@@ -60,10 +53,7 @@ class L3Worker:
         return self.driver.writes
 
     async def run(self, stop: asyncio.Event) -> None:
-        try:
-            await self.rt.run(stop)
-        finally:
-            self.log.info("l3 worker stopped", writes=self.writes)
+        await self.rt.run(stop)
 
     # --- the Reconciler protocol
     async def host_view(self) -> HostView:

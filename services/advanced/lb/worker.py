@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import asyncio
 
-import msgspec
 import structlog
 
 from netledger.libs.bus import Bus
-from netledger.libs.events.envelope import utc_now, wrap
+from netledger.libs.events.envelope import wrap
 from netledger.libs.events.octavia import LbIntent, LoadBalancerStatusReported
-from netledger.libs.events.status import AgentHeartbeat
-from netledger.libs.worker_runtime import IntentRuntime, Job, agent_id as _agent_id
+from netledger.libs.worker_runtime import IntentRuntime, Job, Identity
 
 from . import health
 from .config import LbConfig
@@ -30,10 +28,8 @@ from .plan import plan, should_run
 log = structlog.get_logger("lb.worker")
 BINARY = "netledger-lb-agent"
 AGENT_TYPE = "Loadbalancer agent"
-
-
-def agent_id(host: str) -> str:
-    return _agent_id(host, BINARY)
+IDENTITY = Identity(binary=BINARY, agent_type=AGENT_TYPE, backend="haproxy")
+agent_id = IDENTITY.agent_id
 
 
 class LbWorker:
@@ -44,19 +40,13 @@ class LbWorker:
         self.reported: dict[str, tuple] = {}
         self.applied_at: dict[str, float] = {}                # lb id -> loop time of last apply (bench)
         self.log = log.bind(host=cfg.host)
-        beat = AgentHeartbeat(agent_id=agent_id(cfg.host), host=cfg.host, agent_type=AGENT_TYPE, binary=BINARY,
-                              backend="haproxy", started_at=utc_now(), interval=cfg.heartbeat_interval)
-        self.rt = IntentRuntime(bus, bucket, host=cfg.host, kind="lb", decode=msgspec.json.Decoder(LbIntent).decode,
-                                worker=self, heartbeat=beat, resync_interval=cfg.resync_interval,
-                                jobs=(Job(cfg.stats_interval, self._stats),), log=self.log)
+        self.rt = IntentRuntime.of(self, bus, bucket, cfg, kind="lb", intent=LbIntent, who=IDENTITY,
+                                   jobs=(Job(cfg.stats_interval, self._stats),), log=self.log)
         self.intents, self.queue, self.replayed, self.synced = (
             self.rt.intents, self.rt.queue, self.rt.replayed, self.rt.synced)
 
     async def run(self, stop: asyncio.Event) -> None:
-        try:
-            await self.rt.run(stop)
-        finally:
-            self.log.info("lb worker stopped", writes=self.driver.writes)
+        await self.rt.run(stop)
 
     # --- the Reconciler protocol
     async def host_view(self) -> HostView:

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import asyncio
 
-import msgspec
 import structlog
 
 from netledger.libs.bus import Bus
-from netledger.libs.events.envelope import utc_now, wrap
-from netledger.libs.events.status import AgentHeartbeat
+from netledger.libs.events.envelope import wrap
 from netledger.libs.events.vpnaas import VpnIntent, VpnStatusReported
-from netledger.libs.worker_runtime import IntentRuntime, Job, agent_id as _agent_id
+from netledger.libs.worker_runtime import IntentRuntime, Job, Identity
 
 from .config import VpnConfig
 from .driver_charon import CharonDriver
@@ -37,11 +35,8 @@ log = structlog.get_logger("vpn.worker")
 BINARY = "netledger-vpn-agent"
 AGENT_TYPE = "VPN agent"
 BACKEND = "strongswan-libipsec"
-
-
-def agent_id(host: str) -> str:
-    """Stable per host and binary: a restarted agent keeps its row in GET /v2.0/agents."""
-    return _agent_id(host, BINARY)
+IDENTITY = Identity(binary=BINARY, agent_type=AGENT_TYPE, backend=BACKEND)
+agent_id = IDENTITY.agent_id
 
 
 class VpnWorker:
@@ -50,11 +45,8 @@ class VpnWorker:
         self.driver = driver or CharonDriver(cfg)
         self.reported: dict[tuple[str, str], str] = {}     # (kind, id) -> status
         self.log = log.bind(host=cfg.host)
-        beat = AgentHeartbeat(agent_id=agent_id(cfg.host), host=cfg.host, agent_type=AGENT_TYPE, binary=BINARY,
-                              backend=BACKEND, started_at=utc_now(), interval=cfg.heartbeat_interval)
-        self.rt = IntentRuntime(bus, bucket, host=cfg.host, kind="vpn", decode=msgspec.json.Decoder(VpnIntent).decode,
-                                worker=self, heartbeat=beat, resync_interval=cfg.resync_interval,
-                                jobs=(Job(cfg.status_interval, self._poll_status),), log=self.log)
+        self.rt = IntentRuntime.of(self, bus, bucket, cfg, kind="vpn", intent=VpnIntent, who=IDENTITY,
+                                   jobs=(Job(cfg.status_interval, self._poll_status),), log=self.log)
         self.intents, self.queue, self.replayed, self.synced = (
             self.rt.intents, self.rt.queue, self.rt.replayed, self.rt.synced)
 
