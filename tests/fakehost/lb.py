@@ -1,5 +1,5 @@
 """A fake load-balancer host: namespace, VIP port, haproxy.cfg and HAProxy process
-after each op, as services/advanced/lb/driver_lb.py leaves them (pure)."""
+after each op, as services/advanced/lb/driver_haproxy.py leaves them (pure)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from netledger.libs.worker_runtime import IntentRuntime, Job, Identity
 
 from . import health
 from .config import LbConfig
-from .driver_lb import HostView, LbDriver
+from .driver_haproxy import HostView, HaproxyDriver
 from .plan import plan, should_run
 
 log = structlog.get_logger("lb.worker")
@@ -33,9 +33,9 @@ agent_id = IDENTITY.agent_id
 
 
 class LbWorker:
-    def __init__(self, bus: Bus, bucket: str, cfg: LbConfig, driver: LbDriver | None = None) -> None:
+    def __init__(self, bus: Bus, bucket: str, cfg: LbConfig, driver: HaproxyDriver | None = None) -> None:
         self.bus, self.cfg = bus, cfg
-        self.driver = driver or LbDriver(cfg)
+        self.driver = driver or HaproxyDriver(cfg)
         self.applied: dict[str, tuple[int, str]] = {}          # lb id -> (revision, provisioning)
         self.reported: dict[str, tuple] = {}
         self.applied_at: dict[str, float] = {}                # lb id -> loop time of last apply (bench)

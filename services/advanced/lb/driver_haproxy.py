@@ -37,7 +37,7 @@ class HostView:
         return {x for x in found if x}
 
 
-class LbDriver:
+class HaproxyDriver:
     def __init__(self, cfg: LbConfig) -> None:
         self.cfg = cfg
         self.writes = 0
