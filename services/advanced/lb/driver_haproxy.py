@@ -19,7 +19,7 @@ import signal
 
 import structlog
 
-from netledger.services.l3.driver_router import CommandError, run
+from netledger.libs.driver_host import CommandError, run
 
 from . import plan as P
 from .config import LB_KEY, OWNER_KEY, OWNER_VALUE, LbConfig
