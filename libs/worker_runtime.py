@@ -125,6 +125,9 @@ class IntentRuntime:
         self.intents: dict[str, Any] = {}
         self.replayed, self.synced = asyncio.Event(), asyncio.Event()
         self.on_synced: list[Callable[[], None]] = []
+        # Figures for the "initial sync done" / "worker stopped" lines (bench and chaos
+        # tests read the dataplane write count from them).
+        self.stats: Callable[[], dict[str, Any]] = lambda: {}
         self._unsynced: set[str] | None = None      # ids of the first @full still failing
         self.log = log or structlog.get_logger("worker")
 
@@ -154,7 +157,7 @@ class IntentRuntime:
             if stuck:
                 self.log.warning("tasks did not stop in time", n=len(stuck))
             await watcher.stop()
-            self.log.info("worker stopped", binary=self.beat.binary)
+            self.log.info("worker stopped", binary=self.beat.binary, **self.stats())
 
     async def _watch(self, watcher) -> None:
         async for entry in watcher:
@@ -216,7 +219,7 @@ class IntentRuntime:
         for fn in self.on_synced:
             fn()
         self.synced.set()
-        self.log.info("initial sync done", intents=len(self.intents))
+        self.log.info("initial sync done", intents=len(self.intents), **self.stats())
 
     async def _one(self, oid: str, host: Any) -> bool:
         structlog.contextvars.bind_contextvars(key=oid)

@@ -39,6 +39,7 @@ class DhcpWorker:
         self.reported: dict[str, int] = {}                 # "<net>/<port>" -> revision reported ACTIVE
         self.log = log.bind(host=cfg.host)
         self.rt = IntentRuntime.of(self, bus, bucket, cfg, kind="net", intent=DhcpNetwork, who=IDENTITY, log=self.log)
+        self.rt.stats = lambda: {"writes": self.driver.writes}
         self.intents, self.queue, self.replayed, self.synced = (
             self.rt.intents, self.rt.queue, self.rt.replayed, self.rt.synced)
 

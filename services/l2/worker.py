@@ -59,6 +59,7 @@ class L2Worker:
                                 resync_interval=cfg.resync_interval, log=self.log,
                                 absorb=self._absorb, batch=self._batch)
         self.rt.on_synced.append(lambda: setattr(self, "startup_writes", self.writes))
+        self.rt.stats = lambda: {"writes": self.writes, "batches": self.batches}
         self.intents: dict[str, L2Port | L2Network] = self.rt.intents
         self.queue, self.replayed, self.synced = self.rt.queue, self.rt.replayed, self.rt.synced
 

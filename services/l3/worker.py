@@ -45,6 +45,7 @@ class L3Worker:
         self.fw = FwStatusReporter(bus, cfg.host)      # FWaaS group reports (status stream)
         self.rt = IntentRuntime.of(self, bus, bucket, cfg, kind="router", intent=RouterIntent, who=IDENTITY, log=self.log)
         self.rt.on_synced.append(lambda: setattr(self, "startup_writes", self.writes))
+        self.rt.stats = lambda: {"writes": self.writes}
         self.intents, self.queue, self.replayed, self.synced = (
             self.rt.intents, self.rt.queue, self.rt.replayed, self.rt.synced)
 

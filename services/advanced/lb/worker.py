@@ -42,6 +42,7 @@ class LbWorker:
         self.log = log.bind(host=cfg.host)
         self.rt = IntentRuntime.of(self, bus, bucket, cfg, kind="lb", intent=LbIntent, who=IDENTITY,
                                    jobs=(Job(cfg.stats_interval, self._stats),), log=self.log)
+        self.rt.stats = lambda: {"writes": self.driver.writes}
         self.intents, self.queue, self.replayed, self.synced = (
             self.rt.intents, self.rt.queue, self.rt.replayed, self.rt.synced)
 
