@@ -5,28 +5,22 @@ Standalone: ``python -m netledger.services.l2.cli l2-agent --host H ...``.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 import sys
 import urllib.request
 
+from netledger.libs.agent_cli import BUS, HOST, OVSDB, RESYNC, Flag, add_agent, config_from, serve, standalone
 from netledger.services.l2.config import AgentConfig, parse_bridge_mappings
 
 
 def add_subcommands(subparsers) -> None:
-    p = subparsers.add_parser("l2-agent", help="run a host's L2 worker until SIGTERM")
-    p.add_argument("--host", required=True)
-    p.add_argument("--backend", default="ovs", help="ovs|openvswitch|lb|linuxbridge")
-    p.add_argument("--nats", default="nats://127.0.0.1:4222")
-    p.add_argument("--prefix", default="nl")
-    p.add_argument("--ovsdb", default="unix:/var/run/openvswitch/db.sock")
-    p.add_argument("--ovs-rundir", default="", help="dir of <bridge>.mgmt (default: ovsdb's dir)")
-    p.add_argument("--tunnel-ip", default="")
-    p.add_argument("--bridge-mappings", default="", help="physnet1:br-ex[,physnet2:br-x]")
-    p.add_argument("--resync-interval", type=float, default=10.0)
-    p.add_argument("--netns", default="", help="linuxbridge: the host's namespace (default: ours)")
-    p.set_defaults(func=_l2_agent)
+    add_agent(subparsers, "l2-agent", "run a host's L2 worker until SIGTERM", (
+        HOST, Flag(name="--backend", default="ovs", help="ovs|openvswitch|lb|linuxbridge"), *BUS, OVSDB,
+        Flag(name="--ovs-rundir", help="dir of <bridge>.mgmt (default: ovsdb's dir)"),
+        Flag(name="--tunnel-ip"),
+        Flag(name="--bridge-mappings", help="physnet1:br-ex[,physnet2:br-x]"),
+        RESYNC,
+        Flag(name="--netns", help="linuxbridge: the host's namespace (default: ours)")), _l2_agent)
 
     port = subparsers.add_parser("port", help="plug/unplug an instance (what os-vif does)")
     sub = port.add_subparsers(dest="port_cmd", required=True)
@@ -54,7 +48,6 @@ def _port_args(p) -> None:
 
 
 def _l2_agent(args) -> int:
-    from netledger import logs
     from netledger.services.l2 import mechanisms
     from netledger.services.l2.agent import run_agent
 
@@ -62,12 +55,8 @@ def _l2_agent(args) -> int:
         print(f"l2-agent: backend {args.backend!r} is not available "
               f"(registered: {', '.join(mechanisms.available())})", file=sys.stderr)
         return 2
-    logs.setup("l2-agent")
-    cfg = AgentConfig(host=args.host, backend=mechanisms.canonical(args.backend), netns=args.netns, tunnel_ip=args.tunnel_ip,
-                      bridge_mappings=parse_bridge_mappings(args.bridge_mappings), ovsdb=args.ovsdb,
-                      ovs_rundir=args.ovs_rundir, resync_interval=args.resync_interval)
-    asyncio.run(run_agent(cfg, nats_url=args.nats, prefix=args.prefix))
-    return 0
+    cfg = config_from(AgentConfig, args, backend=mechanisms.canonical, bridge_mappings=parse_bridge_mappings)
+    return serve("l2-agent", run_agent, cfg, args)
 
 
 def _api_get(api: str, path: str) -> dict:
@@ -117,10 +106,7 @@ def _unplug(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="netledger-l2")
-    add_subcommands(ap.add_subparsers(dest="cmd", required=True))
-    args = ap.parse_args(argv)
-    return args.func(args)
+    return standalone("netledger-l2", add_subcommands, argv)
 
 
 if __name__ == "__main__":

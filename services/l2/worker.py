@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import msgspec
 import structlog
@@ -22,15 +21,14 @@ from netledger.libs.bus import Bus
 from netledger.libs.events.envelope import utc_now, wrap
 from netledger.libs.events.intents import L2Network, L2Port, SecurityGroupIntent, SgMembers
 from netledger.libs.events.status import AgentHeartbeat, PortStatusReported
-from netledger.libs.events.subjects import host_token
+from netledger.libs.worker_runtime import FULL, IntentRuntime, agent_id as _agent_id
+from netledger.libs.workqueue import backoff
 from netledger.services.l2.config import AgentConfig
 from netledger.services.l2.desired import PortState, from_intents
 from netledger.services.l2.mechanisms import Mechanism
-from netledger.services.l2.workqueue import WorkQueue, backoff
 
 log = structlog.get_logger("l2.worker")
 BINARY = "netledger-l2-agent"
-FULL = "@full"                     # queue key: "look at everything" (start-up, resync)
 _DECODERS = {"port": msgspec.json.Decoder(L2Port), "net": msgspec.json.Decoder(L2Network),
              "sg": msgspec.json.Decoder(SecurityGroupIntent), "sgm": msgspec.json.Decoder(SgMembers)}
 
@@ -41,64 +39,49 @@ def _ms(a: float, b: float) -> int:
 
 def agent_id(host: str) -> str:
     """Stable across restarts, like Neutron's (host, binary) agent identity."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"netledger:{host}:{BINARY}"))
+    return _agent_id(host, BINARY)
 
 
 class L2Worker:
     def __init__(self, bus: Bus, bucket: str, cfg: AgentConfig, mech: Mechanism) -> None:
-        self.bus, self.bucket, self.cfg, self.mech = bus, bucket, cfg, mech
-        self.token = host_token(cfg.host)
-        self.queue = WorkQueue()
-        self.intents: dict[str, L2Port | L2Network] = {}
+        self.bus, self.cfg, self.mech = bus, cfg, mech
         self.reported: dict[str, PortState] = {}
-        self.replayed = asyncio.Event()    # the watch delivered every current intent
-        self.synced = asyncio.Event()      # first full reconcile done
         self.batches = 0
         self.last_observed = None          # what the previous batch left (see observe)
         self.startup_writes: int | None = None
-        self.started_at = utc_now()
         self.log = log.bind(host=cfg.host, backend=mech.name)
+        beat = AgentHeartbeat(agent_id=agent_id(cfg.host), host=cfg.host, agent_type=mech.agent_type,
+                              binary=BINARY, backend=mech.name, tunnel_ip=cfg.tunnel_ip,
+                              bridge_mappings=dict(cfg.bridge_mappings), network_types=cfg.network_types,
+                              started_at=utc_now(), interval=cfg.heartbeat_interval)
+        # The L2 plan covers the whole host: every kind of this host's keys, whole batches.
+        self.rt = IntentRuntime(bus, bucket, host=cfg.host, kind="", worker=None, heartbeat=beat,
+                                resync_interval=cfg.resync_interval, log=self.log,
+                                absorb=self._absorb, batch=self._batch)
+        self.rt.on_synced.append(lambda: setattr(self, "startup_writes", self.writes))
+        self.rt.stats = lambda: {"writes": self.writes, "batches": self.batches}
+        self.intents: dict[str, L2Port | L2Network] = self.rt.intents
+        self.queue, self.replayed, self.synced = self.rt.queue, self.rt.replayed, self.rt.synced
 
     @property
     def writes(self) -> int:
         return self.mech.writes
 
     async def run(self, stop: asyncio.Event) -> None:
-        kv = await self.bus.js.key_value(self.bucket)
         await self.mech.start(lambda pid: self.queue.add(f"port:{pid}"))
-        watcher = await kv.watch(f"{self.token}.>")
-        tasks = [asyncio.create_task(c) for c in (self._watch(watcher), self._loop(),
-                                                  self._every(self.cfg.resync_interval, self._resync),
-                                                  self._every(self.cfg.heartbeat_interval, self._heartbeat))]
         try:
-            await stop.wait()
+            await self.rt.run(stop)
         finally:
-            for t in tasks:
-                t.cancel()
-            _, stuck = await asyncio.wait(tasks, timeout=10)
-            if stuck:
-                self.log.warning("tasks did not stop in time", n=len(stuck))
-            await watcher.stop()
             await self.mech.stop()
             self.log.info("l2 worker stopped", writes=self.writes, batches=self.batches)
 
     # --- inputs
-    async def _watch(self, watcher) -> None:
-        initial = True
-        async for entry in watcher:
-            if entry is None:              # end of the replay of current values
-                initial = False
-                self.queue.add(FULL)
-                self.replayed.set()
-                continue
-            self._absorb(entry.key, entry.value, entry.operation)
-            if not initial:
-                self.queue.add(entry.key)
-
-    def _absorb(self, key: str, value: bytes | None, operation: str | None) -> None:
+    def _absorb(self, entry) -> str:
+        """Cache one KV entry under its full key (kinds differ); the key is queued."""
+        key, value, operation = entry.key, entry.value, entry.operation
         if operation in ("DEL", "PURGE") or not value:
             self.intents.pop(key, None)
-            return
+            return key
         kind = key.split(".")[1] if key.count(".") >= 2 else ""
         try:
             self.intents[key] = _DECODERS[kind].decode(value)
@@ -106,44 +89,28 @@ class L2Worker:
             # A poison intent must not block the host: log it and treat it as absent.
             self.log.error("bad intent ignored", key=key, error=str(exc))
             self.intents.pop(key, None)
+        return key
 
-    async def _resync(self) -> None:
-        if self.synced.is_set():
-            self.queue.add(FULL)
-
-    async def _every(self, interval: float, fn) -> None:
-        while True:
-            try:
-                await fn()
-            except Exception as exc:  # noqa: BLE001 - periodic jobs must never die
-                self.log.warning("periodic job failed", job=fn.__name__, error=repr(exc)[:300])
-            await asyncio.sleep(interval)
-
-    # --- the loop
-    async def _loop(self) -> None:
-        # Never plan against a partial cache: at start-up OVS events arrive before the
-        # replay ends, and planning then would unwire every port not yet replayed.
-        await self.replayed.wait()
-        while True:
-            keys = await self.queue.get_batch()
-            structlog.contextvars.bind_contextvars(key=keys[0] if len(keys) == 1 else f"{len(keys)} keys")
-            try:
-                await self.reconcile(full=FULL in keys)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - retry with backoff, never crash
-                self.last_observed = None      # what is really there is unknown now
-                self.queue.done(keys, ok=False)
-                self.log.warning("reconcile failed", keys=len(keys), error=repr(exc)[:300],
-                                 retry_in=backoff(max(self.queue.failures(k) for k in keys)))
-            else:
-                self.queue.done(keys, ok=True)
-                if not self.synced.is_set():
-                    self.startup_writes = self.writes
-                    self.synced.set()
-                    self.log.info("initial sync done", writes=self.writes, intents=len(self.intents))
-            finally:
-                structlog.contextvars.unbind_contextvars("key")
+    # --- the loop (the runtime waits for the replay: at start-up OVS events arrive
+    # before it ends, and planning then would unwire every port not yet replayed)
+    async def _batch(self, keys: list[str]) -> None:
+        """One host-wide reconcile for the batch: the plan has no per-key parts, so a
+        failure retries exactly the keys of this batch (each on its own backoff)."""
+        structlog.contextvars.bind_contextvars(key=keys[0] if len(keys) == 1 else f"{len(keys)} keys")
+        try:
+            await self.reconcile(full=FULL in keys)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - retry with backoff, never crash
+            self.last_observed = None      # what is really there is unknown now
+            self.queue.done(keys, ok=False)
+            self.log.warning("reconcile failed", keys=len(keys), error=repr(exc)[:300],
+                             retry_in=backoff(max(self.queue.failures(k) for k in keys)))
+        else:
+            self.queue.done(keys, ok=True)
+            self.rt.set_synced()
+        finally:
+            structlog.contextvars.unbind_contextvars("key")
 
     async def reconcile(self, full: bool = True) -> None:
         """``full``: observe everything afresh (start-up, periodic resync); otherwise the
@@ -186,12 +153,3 @@ class L2Worker:
                                 revision_number=st.revision_number, detail=st.detail)
         env = wrap(ev, kind="port", aggregate_id=port_id)
         await self.bus.publish(self.bus.subjects.status("port", port_id), env)
-
-    async def _heartbeat(self) -> None:
-        aid = agent_id(self.cfg.host)
-        ev = AgentHeartbeat(agent_id=aid, host=self.cfg.host, agent_type=self.mech.agent_type,
-                            binary=BINARY, backend=self.mech.name, tunnel_ip=self.cfg.tunnel_ip,
-                            bridge_mappings=dict(self.cfg.bridge_mappings),
-                            network_types=self.cfg.network_types, started_at=self.started_at,
-                            interval=self.cfg.heartbeat_interval)
-        await self.bus.publish(self.bus.subjects.status("agent", aid), wrap(ev, kind="agent", aggregate_id=aid))

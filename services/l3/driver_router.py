@@ -14,6 +14,8 @@ import sys
 
 import structlog
 
+from netledger.libs.driver_host import CommandError, run
+
 from . import ops as O
 from .config import NFT_TABLE, OWNER_KEY, OWNER_VALUE, ROUTE_PROTO, ROUTER_KEY, L3Config
 from .model import ObsLink, Seen
@@ -33,19 +35,6 @@ s.bind((dev, 0))
 for _ in range(2):
     s.send(frame)
 """
-
-
-class CommandError(RuntimeError):
-    pass
-
-
-async def run(*cmd: str, stdin: str | None = None, check: bool = True) -> str:
-    proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE if stdin else None,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await proc.communicate(stdin.encode() if stdin is not None else None)
-    if check and proc.returncode != 0:
-        raise CommandError(f"{' '.join(cmd[:6])}: {err.decode().strip()[-400:]}")
-    return out.decode()
 
 
 class HostView:

@@ -18,8 +18,8 @@ from netledger.libs.events.port import ExtraDhcpOpt, FixedIp
 from netledger.libs.events.subjects import host_token
 from netledger.libs.events.subnet import HostRoute
 
-from .compile_l2 import diff
 from .port_bodies import PortBodies
+from .publish import publish_owner
 
 _enc = msgspec.json.Encoder()
 log = structlog.get_logger("topology.dhcp")
@@ -121,16 +121,7 @@ class DhcpIntentPublisher:
 
     async def sync(self, networks: set[str]) -> None:
         for net_id in sorted(networks):
-            desired = self._compile(net_id)
-            puts, deletes = diff(self.published.get(net_id, {}), desired)
-            for key, value in puts.items():
-                await self.kv.put(key, value)
-            for key in deletes:
-                await self.kv.delete(key)
+            puts, deletes = await publish_owner(self.kv, self.published, net_id, self._compile(net_id))
             self.writes += len(puts) + len(deletes)
-            if desired:
-                self.published[net_id] = desired
-            else:
-                self.published.pop(net_id, None)
             if puts or deletes:
                 log.info("dhcp intents published", network_id=net_id, puts=len(puts), deletes=len(deletes))

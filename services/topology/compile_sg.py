@@ -16,8 +16,9 @@ import structlog
 from netledger.libs.events.intents import SecurityGroupIntent, SgMembers, SgRuleIntent, is_sg_key, sg_key, sg_members_key
 from netledger.libs.events.subjects import host_token
 
-from .compile_l2 import bound_host, diff
+from .compile_l2 import bound_host
 from .port_bodies import PortBodies
+from .publish import write_diff
 from .sg_index import SgIndex, compile_hosts, hosts_using
 
 log = structlog.get_logger("topology.sg")
@@ -138,11 +139,7 @@ class SgIntentPublisher:
             return
         desired = compile_hosts(self.index, self.pending, self.intents)
         before = {k: v for k, v in self.published.items() if k.split(".", 1)[0] in tokens}
-        puts, deletes = diff(before, desired)
-        for key, value in puts.items():
-            await self.kv.put(key, value)
-        for key in deletes:
-            await self.kv.delete(key)
+        puts, deletes = await write_diff(self.kv, before, desired)
         for key in before:
             del self.published[key]
         self.published.update(desired)

@@ -26,7 +26,7 @@ from netledger.libs.events.vpnaas import (
     VPN_BUCKET, IkePolicy, IpsecPolicy, SiteConnection, VpnConnectionIntent, VpnIntent, vpn_key,
 )
 
-from . import compile_l2
+from .publish import write_diff
 
 log = structlog.get_logger("topology.vpn")
 _enc = msgspec.json.Encoder()
@@ -153,12 +153,9 @@ class VpnIntentPublisher:
         top = self.conn.execute("SELECT max(seq) FROM checkpoint WHERE stream = 'events'").fetchone()[0] or 0
         if top == self.compiled_at:
             return
-        puts, deletes = compile_l2.diff(self.published, self.desired())
-        for key, value in puts.items():
-            await self.kv.put(key, value)
-            self.published[key] = value
+        puts, deletes = await write_diff(self.kv, self.published, self.desired())
+        self.published.update(puts)
         for key in deletes:
-            await self.kv.delete(key)
             self.published.pop(key, None)
         if puts or deletes:   # keys only: values hold PSKs
             log.info("vpn intents published", puts=sorted(puts), deletes=deletes)

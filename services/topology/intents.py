@@ -17,6 +17,7 @@ from netledger.libs.events.intents import is_sg_key
 from . import compile_l2
 from .compile_sg import SgIntentPublisher
 from .port_bodies import PortBodies
+from .publish import publish_owner
 
 log = structlog.get_logger("topology.intents")
 
@@ -92,17 +93,8 @@ class IntentPublisher:
             self.tunnel_ips = ips
             networks = networks | self.networks_of_hosts(changed)
         for net_id in sorted(networks):
-            desired = self._compile(net_id)
-            puts, deletes = compile_l2.diff(self.published.get(net_id, {}), desired)
-            for key, value in puts.items():
-                await self.kv.put(key, value)
-            for key in deletes:
-                await self.kv.delete(key)
+            puts, deletes = await publish_owner(self.kv, self.published, net_id, self._compile(net_id))
             self.writes += len(puts) + len(deletes)
-            if desired:
-                self.published[net_id] = desired
-            else:
-                self.published.pop(net_id, None)
             if puts or deletes:
                 log.debug("intents published", network_id=net_id, puts=len(puts), deletes=len(deletes))
         if self.sg is not None:

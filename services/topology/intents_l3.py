@@ -15,7 +15,8 @@ from netledger.deploy.streams import kv_buckets
 from netledger.libs.events.l3_intents import L3_BUCKET
 from netledger.optional import import_optional
 
-from . import compile_l2, compile_l3
+from . import compile_l3
+from .publish import publish_owner
 
 log = structlog.get_logger("topology.intents_l3")
 # FWaaS v2: firewall groups of a router's ports are compiled into its intent.
@@ -110,17 +111,8 @@ class L3IntentPublisher:
         if full:
             routers = routers | set(self._router_ids())
         for rid in sorted(routers):
-            desired = self._compile(rid)
-            puts, deletes = compile_l2.diff(self.published.get(rid, {}), desired)
-            for key, value in puts.items():
-                await self.kv.put(key, value)
-            for key in deletes:
-                await self.kv.delete(key)
+            puts, deletes = await publish_owner(self.kv, self.published, rid, self._compile(rid))
             self.writes += len(puts) + len(deletes)
-            if desired:
-                self.published[rid] = desired
-            else:
-                self.published.pop(rid, None)
             if puts or deletes:
                 log.info("l3 intent published", router_id=rid, puts=sorted(puts), deletes=deletes)
         self.high_water = max(self.high_water, top)

@@ -24,10 +24,10 @@ from netledger.libs.events.port import PortUpdated
 from netledger.services.api.deciders.binding import bind
 from netledger.services.l3 import scheduler
 
-from . import compile_l2
 from .compile_lb import LbInputs, compile_lb
 from .evolve.octavia import decode_state
 from .schedule_l3 import TICK_S, _Agents, _alive
+from .publish import publish_owner
 
 log = structlog.get_logger("topology.lb")
 LB_AGENT = "Loadbalancer agent"
@@ -105,16 +105,7 @@ class LbHooks:
     async def sync(self, lbs: set[str]) -> None:
         top = self.conn.execute("SELECT max(seq) FROM checkpoint WHERE stream = 'events'").fetchone()[0] or 0
         for lb_id in sorted(lbs):
-            desired = compile_lb(self._inputs(lb_id))
-            puts, deletes = compile_l2.diff(self.published.get(lb_id, {}), desired)
-            for key, value in puts.items():
-                await self.kv.put(key, value)
-            for key in deletes:
-                await self.kv.delete(key)
-            if desired:
-                self.published[lb_id] = desired
-            else:
-                self.published.pop(lb_id, None)
+            puts, deletes = await publish_owner(self.kv, self.published, lb_id, compile_lb(self._inputs(lb_id)))
             if puts or deletes:
                 log.info("lb intent published", lb_id=lb_id, puts=sorted(puts), deletes=deletes)
         self.high_water = max(self.high_water, top)

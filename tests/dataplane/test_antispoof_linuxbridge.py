@@ -28,7 +28,7 @@ from netledger.services.l2.sg.render_nft import table_name
 from netledger.services.l2.sg.render_nft_bridge import guard_table_name
 from tests.dataplane.conftest import sh
 from tests.dataplane.test_sg_enforcement import NET, Sg, eventually, ping1
-from tests.dataplane.test_sg_linuxbridge import lb_cluster, lbenv  # noqa: F401  (fixtures)
+from tests.dataplane.test_sg_linuxbridge import bridge_cluster, bridge_env  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.dataplane
 
@@ -132,8 +132,8 @@ async def setup(env) -> tuple[Sg, dict[str, tuple[str, str]]]:
     return sg, ports
 
 
-async def test_mac_ip_and_arp_spoofing_are_dropped_at_the_tap(lbenv, dp):
-    env = lbenv
+async def test_mac_ip_and_arp_spoofing_are_dropped_at_the_tap(bridge_env, dp):
+    env = bridge_env
     h0, h1 = env.cluster.hosts
     sg, ports = await setup(env)
     (px, x), (pv, v), (po, o) = ports["x"], ports["v"], ports["o"]
@@ -211,7 +211,7 @@ async def test_mac_ip_and_arp_spoofing_are_dropped_at_the_tap(lbenv, dp):
 
 
 def enable_ipv6(ns: str, cidr: str) -> None:
-    """Undo LbEnv's disable_ipv6 and add a global address (with DAD, which must pass)."""
+    """Undo BridgeEnv's disable_ipv6 and add a global address (with DAD, which must pass)."""
     sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
        "net.ipv6.conf.eth0.disable_ipv6=0")
     sh("ip", "-n", ns, "addr", "add", cidr, "dev", "eth0")
@@ -222,8 +222,8 @@ def dad_done(ns: str) -> bool:
     return "inet6" in out and "tentative" not in out and "dadfailed" not in out
 
 
-async def test_ipv6_source_nd_and_ra_spoofing_are_dropped_at_the_tap(lbenv, dp):
-    env = lbenv
+async def test_ipv6_source_nd_and_ra_spoofing_are_dropped_at_the_tap(bridge_env, dp):
+    env = bridge_env
     h0, _ = env.cluster.hosts
     sg, ports = await setup(env)
     (px, x), (_, v), (_, o) = ports["x"], ports["v"], ports["o"]

@@ -19,7 +19,7 @@ from netledger.deploy.hosts import Cluster, SimHost
 from netledger.libs.events.intents import AllowedPair, L2Network, SgRuleIntent
 from netledger.services.l2.sg.render_nft import table_name
 from tests.dataplane.conftest import sh
-from tests.dataplane.test_l2_linuxbridge import LbEnv
+from tests.dataplane.test_l2_linuxbridge import BridgeEnv
 from tests.dataplane.test_sg_enforcement import Sg, eventually, http, ping1
 
 pytestmark = pytest.mark.dataplane
@@ -32,7 +32,7 @@ ICMP_ANY = SgRuleIntent(direction="ingress", protocol=1, remote_ip_prefix="0.0.0
 
 
 @pytest.fixture(scope="module")
-def lb_cluster():
+def bridge_cluster():
     with Cluster(count=2, physnet=False, ovs=False) as c:
         yield c
     left = [n for n in sh("ip", "netns", "list").stdout.split() if n.startswith(c.prefix + "-")]
@@ -40,8 +40,8 @@ def lb_cluster():
 
 
 @pytest.fixture
-async def lbenv(lb_cluster, nats_server, prefix):
-    env = LbEnv(lb_cluster, nats_server, prefix)
+async def bridge_env(bridge_cluster, nats_server, prefix):
+    env = BridgeEnv(bridge_cluster, nats_server, prefix)
     env.lb_plugged = []
     try:
         await env.start()
@@ -67,9 +67,9 @@ def servers(ns: str, ip: str, *ports: int) -> list[subprocess.Popen]:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in ports]
 
 
-async def test_security_groups_on_linux_bridge(lbenv, dp):
+async def test_security_groups_on_linux_bridge(bridge_env, dp):
     dp.require("curl")
-    env, sg = lbenv, Sg(lbenv)
+    env, sg = bridge_env, Sg(bridge_env)
     h0, h1 = env.cluster.hosts
     await sg.put_group("sg-web", EGRESS, FROM_WEB, members=["10.0.0.1", "10.0.0.2"])
     await sg.put_group("sg-other", EGRESS)
@@ -129,8 +129,8 @@ async def test_security_groups_on_linux_bridge(lbenv, dp):
     assert sg_tables(h1) == {table_name(pb), table_name(pc)} and bridge_nf(h1) == "on"
 
 
-async def test_restart_writes_nothing_and_a_deleted_table_is_restored(lbenv, dp):
-    env, sg = lbenv, Sg(lbenv)
+async def test_restart_writes_nothing_and_a_deleted_table_is_restored(bridge_env, dp):
+    env, sg = bridge_env, Sg(bridge_env)
     h0, h1 = env.cluster.hosts
     await sg.put_group("sg-web", EGRESS, FROM_WEB, members=["10.0.0.1", "10.0.0.2"])
     for i in (0, 1):

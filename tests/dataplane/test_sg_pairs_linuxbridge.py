@@ -27,7 +27,7 @@ from netledger.services.l2.sg.model import link_local
 from tests.dataplane.conftest import sh
 from tests.dataplane.test_antispoof_linuxbridge import dad_done, ping6
 from tests.dataplane.test_sg_enforcement import NET, Sg, eventually, ping1
-from tests.dataplane.test_sg_linuxbridge import lb_cluster, lbenv, servers  # noqa: F401  (fixtures)
+from tests.dataplane.test_sg_linuxbridge import bridge_cluster, bridge_env, servers  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.dataplane
 
@@ -94,12 +94,12 @@ async def setup(env, x_rules: tuple[SgRuleIntent, ...]):
     return sg, {tag: ns for tag, (_, ns) in ports.items()}
 
 
-async def test_ingress_rules_apply_to_traffic_for_the_pair_mac(lbenv, dp):
+async def test_ingress_rules_apply_to_traffic_for_the_pair_mac(bridge_env, dp):
     """X admits only tcp/22 (and everything out). Pings to the pair IP (pair MAC) fail,
     from across VXLAN and from the same bridge, while tcp/22 to the same IP works;
     an ICMP rule opens them."""
     dp.require("curl")
-    sg, ns = await setup(lbenv, (EGRESS_ALL, SSH_IN))
+    sg, ns = await setup(bridge_env, (EGRESS_ALL, SSH_IN))
     x, v, o = ns["x"], ns["v"], ns["o"]
     add_pair_interface(x)
     procs = servers(x, PAIR_IP, 22) + servers(x, X_IP, 22)
@@ -125,11 +125,11 @@ async def test_ingress_rules_apply_to_traffic_for_the_pair_mac(lbenv, dp):
         stop(procs)
 
 
-async def test_egress_rules_apply_to_traffic_from_the_pair_mac(lbenv, dp):
+async def test_egress_rules_apply_to_traffic_from_the_pair_mac(bridge_env, dp):
     """X may send only tcp/8080 (ingress: anything). From the pair MAC/IP, tcp/8081 and
     ICMP are dropped on the way out while tcp/8080 passes; an ICMP egress rule opens ICMP."""
     dp.require("curl")
-    sg, ns = await setup(lbenv, (HTTP_OUT, INGRESS_ALL))
+    sg, ns = await setup(bridge_env, (HTTP_OUT, INGRESS_ALL))
     x, v, o = ns["x"], ns["v"], ns["o"]
     add_pair_interface(x)
     procs = servers(v, V_IP, 8080, 8081)
@@ -153,11 +153,11 @@ async def test_egress_rules_apply_to_traffic_from_the_pair_mac(lbenv, dp):
         stop(procs)
 
 
-async def test_link_local_traffic_passes_the_sg_table_and_meets_its_rules(lbenv, dp):
+async def test_link_local_traffic_passes_the_sg_table_and_meets_its_rules(bridge_env, dp):
     """IPv6 between link-local addresses only (no global address): the guard lets X's
     EUI-64 link-local out, and the SG table now does too, both ways; X's ICMPv6 rules
     decide, as for any other source."""
-    sg, ns = await setup(lbenv, (EGRESS_ALL, EGRESS6_ALL, ICMP6_IN))
+    sg, ns = await setup(bridge_env, (EGRESS_ALL, EGRESS6_ALL, ICMP6_IN))
     x, v = ns["x"], ns["v"]
     for tag in ("x", "v"):
         sh("ip", "netns", "exec", ns[tag], "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",

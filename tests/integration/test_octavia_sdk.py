@@ -22,7 +22,7 @@ from netledger.libs.bus import connect
 from netledger.libs.events.subjects import Subjects
 from netledger.services.advanced.lb import plan as P
 from netledger.services.advanced.lb.config import LbConfig
-from netledger.services.advanced.lb.driver_lb import HostView
+from netledger.services.advanced.lb.driver_haproxy import HostView
 from netledger.services.advanced.lb.worker import LbWorker
 from netledger.services.topology.schedule_lb import lb_bucket
 from tests.support import destroy_stack, start_stack

@@ -9,58 +9,12 @@ from netledger.libs.events.dhcp import DhcpHost, DhcpNetwork, DhcpSubnet
 from netledger.libs.events.port import FixedIp
 from netledger.services.dhcp import plan as P
 from netledger.services.dhcp.config import DhcpAgentConfig
+from tests.fakehost.dhcp import DhcpHostFake as FakeHost
 
 CFG = DhcpAgentConfig(host="h1", state_dir="/state", netns_prefix="t-", python="py")
 S1, S2 = "s1111111-0000-4000-8000-000000000000", "s2222222-0000-4000-8000-000000000000"
 DPORT = DhcpHost(port_id="dhcp0000-0000-4000-8000-000000000000", mac_address="fa:16:3e:00:00:02",
                  fixed_ips=(FixedIp(subnet_id=S1, ip_address="10.0.0.2"),))
-
-
-class FakeHost:
-    """A host as the driver would leave it: what each op does, independently of plan.after."""
-
-    def __init__(self) -> None:
-        self.o = P.Observed()
-        self.next_pid = 100
-        self.restarts = 0
-        self.reloads = 0
-        self.released: list[tuple[str, str]] = []
-
-    def apply(self, ops: list[P.Op]) -> None:
-        for op in ops:
-            self.o = self._one(op, self.o)
-
-    def _one(self, op, o: P.Observed) -> P.Observed:
-        fields = {f: getattr(o, f) for f in o.__struct_fields__}
-        if isinstance(op, P.CreateNetns):
-            fields["netns"] = True
-        elif isinstance(op, P.PlugPort):
-            fields.update(interface=op.interface, ovs_port=True, link=True, mac=op.mac, mtu=op.mtu, up=True)
-        elif isinstance(op, P.UnplugPort):
-            fields.update(interface="", ovs_port=False, link=False, mac="", mtu=0, up=False, addrs=frozenset())
-        elif isinstance(op, P.AddAddr):
-            fields["addrs"] = o.addrs | {op.cidr}
-        elif isinstance(op, P.DelAddr):
-            fields["addrs"] = o.addrs - {op.cidr}
-        elif isinstance(op, P.WriteFile):
-            fields.update(dir=True, files={**o.files, op.path: op.text})
-        elif isinstance(op, P.StartProcess):
-            self.next_pid += 1
-            self.restarts += op.name == "dnsmasq"
-            fields[op.name] = P.Proc(pid=self.next_pid, argv=op.argv)
-        elif isinstance(op, P.StopProcess):
-            assert getattr(o, op.name).pid == op.pid
-            fields[op.name] = None
-        elif isinstance(op, P.ReloadDnsmasq):
-            assert o.dnsmasq and o.dnsmasq.pid == op.pid
-            self.reloads += 1
-        elif isinstance(op, P.ReleaseLease):
-            self.released.append((op.mac, op.ip))
-        elif isinstance(op, P.DeleteNetns):
-            fields.update(netns=False, interface="", ovs_port=False, link=False, addrs=frozenset())
-        elif isinstance(op, P.RemoveDir):
-            fields.update(dir=False, files={})
-        return P.Observed(**fields)
 
 
 def host(i: int, subnet: str = S1) -> DhcpHost:

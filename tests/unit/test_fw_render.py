@@ -12,7 +12,8 @@ from netledger.services.l3 import ops as O
 from netledger.services.l3 import render_nft
 from netledger.services.l3.config import L3Config
 from netledger.services.l3.model import Seen
-from netledger.services.l3.plan import plan, simulate, want
+from netledger.services.l3.plan import plan, want
+from tests.fakehost.l3 import apply as simulate
 
 CFG = L3Config(host="h1", netns_prefix="t-")
 RID = "11111111-2222-3333-4444-555555555555"

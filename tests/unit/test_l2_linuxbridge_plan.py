@@ -14,7 +14,7 @@ from netledger.services.l2.config import AgentConfig
 from netledger.services.l2.desired import HostDesired
 from netledger.services.l2.linuxbridge import ops as O
 from netledger.services.l2.linuxbridge.layout import bridge_name
-from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
+from netledger.services.l2.linuxbridge.model import BridgeObserved, ObsLink
 from netledger.services.l2.linuxbridge.plan import plan
 from netledger.services.l2.linuxbridge.sim import simulate
 from netledger.services.l2.linuxbridge.status import port_states
@@ -38,10 +38,10 @@ FOREIGN = {"br-other": ObsLink(name="br-other", kind="bridge", up=True),
            "px0": ObsLink(name="px0", kind="veth", up=True, mtu=1500)}
 
 
-def base_observed(plugged: set[str]) -> LbObserved:
+def base_observed(plugged: set[str]) -> BridgeObserved:
     """A host as the operator leaves it: px0 up, other bridges, instances plugged (up)."""
     taps = {f"tap{p}": ObsLink(name=f"tap{p}", kind="veth", up=True, mtu=1450) for p in plugged}
-    return LbObserved(links={**FOREIGN, **taps})
+    return BridgeObserved(links={**FOREIGN, **taps})
 
 
 def _fields(s) -> dict:
@@ -62,7 +62,7 @@ def desired_states(draw) -> HostDesired:
     return HostDesired(ports=ports, networks=nets)
 
 
-def converge(d: HostDesired, o: LbObserved) -> LbObserved:
+def converge(d: HostDesired, o: BridgeObserved) -> BridgeObserved:
     ops = plan(d, o, CFG)
     o2 = simulate(o, ops)
     assert plan(d, o2, CFG) == [], "planning a converged state must give []"
@@ -73,7 +73,7 @@ def converge(d: HostDesired, o: LbObserved) -> LbObserved:
     return o2
 
 
-def canonical(o: LbObserved) -> tuple:
+def canonical(o: BridgeObserved) -> tuple:
     """State up to the admin state of links that are neither ours nor enslaved (left as is)."""
     links = sorted((ln.name, ln.kind, ln.master, ln.up if (ln.mine or ln.master) else None, ln.mtu,
                     ln.mine, ln.vni, ln.local) for ln in o.links.values())
@@ -107,7 +107,7 @@ def test_tampering_is_repaired(d, plugged, data):
                  if n in ours and data.draw(st.booleans()) else ln) for n, ln in bad.links.items()}
     fdb = {dev: frozenset(data.draw(st.sets(st.sampled_from(sorted(v)))) if v else v)
            for dev, v in bad.fdb.items()}
-    tampered = LbObserved(links=links, fdb=fdb)
+    tampered = BridgeObserved(links=links, fdb=fdb)
     repaired = converge(d, tampered)
     assert canonical(repaired) == canonical(good)
 
@@ -176,11 +176,11 @@ def test_status_active_only_when_wired():
     assert (after["p1"].status, after["p1"].detail) == ("DOWN", "not plugged")
     assert after["p2"].status == "ERROR" and "not supported" in after["p2"].detail
     assert after["p3"].detail == "admin down"
-    no_flood = LbObserved(links=o1.links, fdb={})
+    no_flood = BridgeObserved(links=o1.links, fdb={})
     d_vx = _vx_desired("p0")
     o_vx = converge(d_vx, base_observed({"p0"}))
     assert port_states(d_vx, o_vx, CFG)["p0"].status == "ACTIVE"
-    assert port_states(d_vx, LbObserved(links=o_vx.links, fdb={}), CFG)["p0"].status == "DOWN"
+    assert port_states(d_vx, BridgeObserved(links=o_vx.links, fdb={}), CFG)["p0"].status == "DOWN"
     assert no_flood.links["px0"].master == bridge_name("n-fl")
 
 

@@ -20,8 +20,8 @@ from netledger.libs.events.intents import L2Network, L2Port, SecurityGroupIntent
 from netledger.services.l2.config import AgentConfig
 from netledger.services.l2.desired import HostDesired
 from netledger.services.l2.linuxbridge import ops as O
-from netledger.services.l2.linuxbridge.driver_lb import _LIST_OURS
-from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
+from netledger.services.l2.linuxbridge.driver_linuxbridge import _LIST_OURS
+from netledger.services.l2.linuxbridge.model import BridgeObserved, ObsLink
 from netledger.services.l2.linuxbridge.plan import plan
 from netledger.services.l2.linuxbridge.sg import (
     parse_tables, replace_script, stamp, wanted_guards, wanted_sg, wanted_tables,
@@ -47,9 +47,9 @@ FOREIGN = {"px0": ObsLink(name="px0", kind="veth", up=True)}
 
 
 def base_observed(plugged: set[str], nft: dict[str, str] | None = None, nf: bool = False,
-                  guards: dict[str, str] | None = None) -> LbObserved:
+                  guards: dict[str, str] | None = None) -> BridgeObserved:
     taps = {f"tap{p}": ObsLink(name=f"tap{p}", kind="veth", up=True) for p in plugged}
-    return LbObserved(links={**FOREIGN, **taps}, nft=nft or {}, nft_bridge=guards or {},
+    return BridgeObserved(links={**FOREIGN, **taps}, nft=nft or {}, nft_bridge=guards or {},
                       nf_call_iptables=nf, nf_call_ip6tables=nf)
 
 
@@ -81,14 +81,14 @@ def desired_states(draw) -> HostDesired:
 
 
 @st.composite
-def observed_states(draw) -> LbObserved:
+def observed_states(draw) -> BridgeObserved:
     """Plugged taps, leftover/unmarked/stale tables and guards of ours, either br_netfilter state."""
     nft = {table_name(p): draw(st.sampled_from(["", "stale"])) for p in draw(st.sets(st.sampled_from(PORTS)))}
     guards = {guard_table_name(p): draw(st.sampled_from(["", "stale"])) for p in draw(st.sets(st.sampled_from(PORTS)))}
     return base_observed(draw(st.sets(st.sampled_from(PORTS))), nft, draw(st.booleans()), guards)
 
 
-def converge(d: HostDesired, o: LbObserved) -> LbObserved:
+def converge(d: HostDesired, o: BridgeObserved) -> BridgeObserved:
     ops = plan(d, o, CFG)
     o2 = simulate(o, ops)
     assert plan(d, o2, CFG) == [], "planning a converged state must give []"
@@ -96,7 +96,7 @@ def converge(d: HostDesired, o: LbObserved) -> LbObserved:
     return o2
 
 
-def slots(d: HostDesired, o: LbObserved) -> dict[str, int]:
+def slots(d: HostDesired, o: BridgeObserved) -> dict[str, int]:
     """Port id -> the mark slot both of its wanted tables carry (asserted equal)."""
     out = {}
     tables, guards = wanted_tables(d, NETS, o), wanted_guards(d, NETS, o)
@@ -110,7 +110,7 @@ def slots(d: HostDesired, o: LbObserved) -> dict[str, int]:
     return out
 
 
-def sg_state(o: LbObserved) -> tuple:
+def sg_state(o: BridgeObserved) -> tuple:
     return sorted(o.nft.items()), sorted(o.nft_bridge.items()), o.nf_call_iptables, o.nf_call_ip6tables
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from netledger.libs.events.intents import AllowedPair, L2Network, L2Port
 from netledger.services.l2.desired import HostDesired
-from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
+from netledger.services.l2.linuxbridge.model import BridgeObserved, ObsLink
 from netledger.services.l2.linuxbridge.sg import wanted_guards
 from netledger.services.l2.sg.model import link_local, port_filter
 from netledger.services.l2.sg.render_nft import render_port_table
@@ -167,7 +167,7 @@ def test_link_local_is_the_modified_eui64_of_the_mac():
 def test_no_port_security_no_guard():
     net = L2Network(network_id="n", network_type="vxlan", segmentation_id=7)
     off = msgspec.structs.replace(PORT, port_security_enabled=False, security_groups=())
-    obs = LbObserved(links={f"tap{PORT.port_id[:11]}": ObsLink(name=f"tap{PORT.port_id[:11]}", kind="veth")})
+    obs = BridgeObserved(links={f"tap{PORT.port_id[:11]}": ObsLink(name=f"tap{PORT.port_id[:11]}", kind="veth")})
     assert port_filter(off, {}, {}) is None
     assert wanted_guards(HostDesired(ports={off.port_id: off}, networks={"n": net}), {"n": net}, obs) == {}
     on = wanted_guards(HostDesired(ports={PORT.port_id: PORT}, networks={"n": net}), {"n": net}, obs)

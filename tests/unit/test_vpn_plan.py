@@ -8,7 +8,8 @@ import pytest
 from netledger.libs.events.vpnaas import IkePolicy, IpsecPolicy, VpnConnectionIntent, VpnIntent
 from netledger.services.advanced.vpn import model as M
 from netledger.services.advanced.vpn import sas
-from netledger.services.advanced.vpn.plan import plan, simulate, want
+from netledger.services.advanced.vpn.plan import plan, want
+from tests.fakehost.vpn import apply as simulate
 
 NS = "qrouter-r1"
 

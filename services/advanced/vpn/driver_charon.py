@@ -20,6 +20,8 @@ import subprocess
 
 import structlog
 
+from netledger.libs.driver_host import CommandError, run as host_run
+
 from . import model as M
 from .config import CHARON, ROUTE_PROTO, VpnConfig
 from .sas import ike_states
@@ -28,18 +30,9 @@ log = structlog.get_logger("vpn.driver")
 FILES = ("strongswan.conf", "swanctl.conf")
 
 
-class CommandError(RuntimeError):
-    pass
-
-
 async def run(*cmd: str, check: bool = True, timeout: float = 30) -> str:
-    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    if check and proc.returncode != 0:
-        # Only error lines, and nothing after '=' (a config line could carry a secret).
-        lines = [ln.split("=")[0] for ln in (out + err).decode().splitlines() if "fail" in ln or "rror" in ln]
-        raise CommandError(f"{cmd[0]} {cmd[1] if len(cmd) > 1 else ''} -> {proc.returncode}: {lines[-3:]}")
-    return out.decode()
+    """Output of swanctl/ip, errors redacted (configs carry pre-shared keys)."""
+    return await host_run(*cmd, check=check, timeout=timeout, redact=True)
 
 
 class CharonDriver:

@@ -1,6 +1,6 @@
 """Plan one router's VPN against what is really there (pure).
 
-Invariants: converges (``plan(w, simulate(s, plan(w, s))) == []``); re-planning a
+Invariants (tests/unit/test_planner_invariants.py, against tests/fakehost): converges; re-planning a
 converged router gives ``[]``; only what carries our mark is touched (our state
 directory, our charon by pid, routes with our protocol number). Order: stop a charon
 that is not ours to keep, files, blackholes (before any SA can be missing), charon,
@@ -9,7 +9,6 @@ load (which also unloads removed connections), terminate SAs of removed connecti
 
 from __future__ import annotations
 
-import msgspec
 
 from netledger.libs.events.vpnaas import VpnIntent
 
@@ -54,31 +53,3 @@ def plan(w: M.Want | None, s: M.Seen) -> list[M.Op]:
         ops.append(M.LoadAll(router_id=rid, digest=w.digest))
     ops += [M.Terminate(router_id=rid, ike=n) for n in sorted(s.ike_sas - w.connections) if running]
     return ops
-
-
-def simulate(s: M.Seen, ops: list[M.Op]) -> M.Seen:
-    """What observing after ``ops`` would show (for the planner's invariant tests)."""
-    files, holes, sas = dict(s.files), set(s.blackholes), set(s.ike_sas)
-    pid, ok, loaded, dir_exists = s.pid, s.charon_ok, s.loaded_digest, s.dir_exists
-    for op in ops:
-        match op:
-            case M.WriteFile():
-                files[op.path], dir_exists = M.sha(op.text), True
-            case M.DelFile():
-                files.pop(op.path, None)
-            case M.AddBlackhole():
-                holes.add(op.cidr)
-            case M.DelBlackhole():
-                holes.discard(op.cidr)
-            case M.StopCharon():
-                pid, ok, loaded, sas = 0, False, "", set()
-            case M.StartCharon():
-                pid, ok, loaded = 4242, True, ""
-            case M.LoadAll():
-                loaded = op.digest
-            case M.Terminate():
-                sas.discard(op.ike)
-            case M.RemoveDir():
-                files, dir_exists, loaded = {}, False, ""
-    return msgspec.structs.replace(s, files=files, blackholes=frozenset(holes), ike_sas=frozenset(sas), pid=pid,
-                                   charon_ok=ok, loaded_digest=loaded, dir_exists=dir_exists)

@@ -14,7 +14,7 @@ from netledger.libs.events.intents import L2Network
 from netledger.services.l2.config import AgentConfig
 from netledger.services.l2.desired import HostDesired
 from netledger.services.l2.driver_plug import tap_name
-from netledger.services.l2.linuxbridge.model import LbObserved
+from netledger.services.l2.linuxbridge.model import BridgeObserved
 from netledger.services.l2.ovs.layout import tunnel_peers
 
 BRIDGE_PREFIX = "brq-"
@@ -58,7 +58,7 @@ def physical_interfaces(nets: dict[str, L2Network], cfg: AgentConfig) -> dict[st
     return out
 
 
-def wanted(desired: HostDesired, nets: dict[str, L2Network], obs: LbObserved,
+def wanted(desired: HostDesired, nets: dict[str, L2Network], obs: BridgeObserved,
            cfg: AgentConfig) -> Layout:
     """The host as it should be; taps and physical interfaces only if they exist."""
     links: dict[str, WantLink] = {}

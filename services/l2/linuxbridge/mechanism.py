@@ -7,8 +7,8 @@ from collections.abc import Callable
 from netledger.services.l2.config import AgentConfig
 from netledger.services.l2.desired import HostDesired, PortState
 from netledger.services.l2.linuxbridge import ops as O
-from netledger.services.l2.linuxbridge.driver_lb import LbDriver
-from netledger.services.l2.linuxbridge.model import LbObserved
+from netledger.services.l2.linuxbridge.driver_linuxbridge import LinuxBridgeDriver
+from netledger.services.l2.linuxbridge.model import BridgeObserved
 from netledger.services.l2.linuxbridge.plan import plan
 from netledger.services.l2.linuxbridge.sim import simulate
 from netledger.services.l2.linuxbridge.status import port_states
@@ -20,7 +20,7 @@ class LinuxBridgeMechanism:
 
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
-        self.driver = LbDriver(cfg.netns)
+        self.driver = LinuxBridgeDriver(cfg.netns)
 
     @property
     def writes(self) -> int:
@@ -33,19 +33,19 @@ class LinuxBridgeMechanism:
     async def stop(self) -> None:
         await self.driver.stop()
 
-    async def observe(self, last: LbObserved | None = None) -> LbObserved:
+    async def observe(self, last: BridgeObserved | None = None) -> BridgeObserved:
         return await self.driver.observe()      # one netlink dump + one nft list: always fresh
 
-    def plan(self, desired: HostDesired, observed: LbObserved) -> list[O.Op]:
+    def plan(self, desired: HostDesired, observed: BridgeObserved) -> list[O.Op]:
         return plan(desired, observed, self.cfg)
 
     async def apply(self, ops: list[O.Op]) -> None:
         await self.driver.apply(ops)
 
-    def after(self, observed: LbObserved, ops: list[O.Op]) -> LbObserved:
+    def after(self, observed: BridgeObserved, ops: list[O.Op]) -> BridgeObserved:
         return simulate(observed, ops)
 
-    def port_states(self, desired: HostDesired, observed: LbObserved) -> dict[str, PortState]:
+    def port_states(self, desired: HostDesired, observed: BridgeObserved) -> dict[str, PortState]:
         return port_states(desired, observed, self.cfg)
 
 

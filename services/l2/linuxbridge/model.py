@@ -23,7 +23,7 @@ class ObsLink(msgspec.Struct, frozen=True, kw_only=True):
     local: str = ""                 # vxlan only: local tunnel endpoint
 
 
-class LbObserved(msgspec.Struct, frozen=True, kw_only=True):
+class BridgeObserved(msgspec.Struct, frozen=True, kw_only=True):
     """``nft``: our security group tables (``nl-sg-*``, inet) -> digest from their
     comment ("" = unmarked); ``nft_bridge``: likewise our anti-spoofing guard tables
     (``nl-as-*``, bridge family); ``nf_call_*``: the host namespace's br_netfilter sysctls."""

@@ -16,12 +16,12 @@ from netledger.services.l2.desired import HostDesired, active_networks
 from netledger.services.l2.driver_plug import tap_name
 from netledger.services.l2.linuxbridge import ops as O
 from netledger.services.l2.linuxbridge.layout import Layout, WantLink, wanted
-from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
+from netledger.services.l2.linuxbridge.model import BridgeObserved, ObsLink
 from netledger.services.l2.linuxbridge.sim import simulate
 from netledger.services.l2.linuxbridge.sg import plan_adds, plan_removals, wanted_sg
 
 
-def plan(desired: HostDesired, obs: LbObserved, cfg: AgentConfig) -> list[O.Op]:
+def plan(desired: HostDesired, obs: BridgeObserved, cfg: AgentConfig) -> list[O.Op]:
     """Anti-spoofing guards and security group tables are in place (and br_netfilter
     on) before any tap is enslaved or set up, so a port never forwards unfiltered or
     unguarded (see ``sg``); a filtered port without a mark slot is not wired at all."""
@@ -53,7 +53,7 @@ def _mismatch(w: WantLink | None, link: ObsLink) -> bool:
     return w.kind != link.kind or (w.kind == "vxlan" and (w.vni != link.vni or w.local != link.local))
 
 
-def _removals(want: Layout, obs: LbObserved) -> list[O.Op]:
+def _removals(want: Layout, obs: BridgeObserved) -> list[O.Op]:
     doomed = sorted((n for n, ln in obs.links.items() if ln.mine and _mismatch(want.links.get(n), ln)),
                     key=lambda n: (obs.links[n].kind == "bridge", n))     # vxlan before bridges
     gone = set(doomed)
@@ -70,13 +70,13 @@ def _removals(want: Layout, obs: LbObserved) -> list[O.Op]:
     return ops + [O.DelLink(name=n) for n in doomed]
 
 
-def _link_adds(want: Layout, obs: LbObserved) -> list[O.Op]:
+def _link_adds(want: Layout, obs: BridgeObserved) -> list[O.Op]:
     new = sorted((w for n, w in want.links.items() if n not in obs.links),
                  key=lambda w: (w.kind != "bridge", w.name))              # bridges first
     return [O.AddLink(name=w.name, kind=w.kind, vni=w.vni, local=w.local, mtu=w.mtu) for w in new]
 
 
-def _fixes(want: Layout, obs: LbObserved) -> list[O.Op]:
+def _fixes(want: Layout, obs: BridgeObserved) -> list[O.Op]:
     ops: list[O.Op] = []
     for name, w in sorted(want.links.items()):
         link = obs.links[name]
@@ -87,7 +87,7 @@ def _fixes(want: Layout, obs: LbObserved) -> list[O.Op]:
     return ops
 
 
-def _wiring(want: Layout, obs: LbObserved) -> list[O.Op]:
+def _wiring(want: Layout, obs: BridgeObserved) -> list[O.Op]:
     """Enslave, then set up: a tap comes up only once it is in its network's bridge."""
     ops: list[O.Op] = [O.SetMaster(name=s, master=br) for s, br in sorted(want.masters.items())
                        if s in obs.links and obs.links[s].master != br]
@@ -95,6 +95,6 @@ def _wiring(want: Layout, obs: LbObserved) -> list[O.Op]:
     return ops + [O.SetUp(name=n) for n in names if n in obs.links and not obs.links[n].up]
 
 
-def _flood_adds(want: Layout, obs: LbObserved) -> list[O.Op]:
+def _flood_adds(want: Layout, obs: BridgeObserved) -> list[O.Op]:
     return [O.AddFlood(dev=dev, dst=dst) for dev, dsts in sorted(want.flood.items())
             for dst in sorted(dsts - obs.flood(dev))]

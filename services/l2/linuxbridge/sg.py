@@ -31,7 +31,7 @@ from netledger.services.l2.desired import HostDesired
 from netledger.services.l2.driver_plug import tap_name
 from netledger.services.l2.linuxbridge import ops as O
 from netledger.services.l2.linuxbridge.layout import bridge_name
-from netledger.services.l2.linuxbridge.model import LbObserved
+from netledger.services.l2.linuxbridge.model import BridgeObserved
 from netledger.services.l2.sg.marks import assign_slots
 from netledger.services.l2.sg.model import PortFilter, port_filter
 from netledger.services.l2.sg.render_nft import render_port_table, table_name
@@ -69,7 +69,7 @@ class SgWanted(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _filtered(desired: HostDesired, nets: dict[str, L2Network],
-              obs: LbObserved) -> list[tuple[str, str, PortFilter]]:
+              obs: BridgeObserved) -> list[tuple[str, str, PortFilter]]:
     """(port id, network id, filter) of every filtered port (security off: not listed)."""
     out = []
     for pid, port in sorted(desired.ports.items()):
@@ -81,7 +81,7 @@ def _filtered(desired: HostDesired, nets: dict[str, L2Network],
     return out
 
 
-def wanted_sg(desired: HostDesired, nets: dict[str, L2Network], obs: LbObserved) -> SgWanted:
+def wanted_sg(desired: HostDesired, nets: dict[str, L2Network], obs: BridgeObserved) -> SgWanted:
     """Both tables of every filtered port, each pair sharing the port's mark slot."""
     filtered = _filtered(desired, nets, obs)
     slots = assign_slots(pid for pid, _, _ in filtered)
@@ -99,17 +99,17 @@ def wanted_sg(desired: HostDesired, nets: dict[str, L2Network], obs: LbObserved)
                     unmarked=frozenset(pid for pid, _, _ in filtered if pid not in slots))
 
 
-def wanted_tables(desired: HostDesired, nets: dict[str, L2Network], obs: LbObserved) -> dict[str, NftTable]:
+def wanted_tables(desired: HostDesired, nets: dict[str, L2Network], obs: BridgeObserved) -> dict[str, NftTable]:
     """SG table name -> inet table for every filtered port."""
     return wanted_sg(desired, nets, obs).tables
 
 
-def wanted_guards(desired: HostDesired, nets: dict[str, L2Network], obs: LbObserved) -> dict[str, NftTable]:
+def wanted_guards(desired: HostDesired, nets: dict[str, L2Network], obs: BridgeObserved) -> dict[str, NftTable]:
     """Guard table name -> bridge-family anti-spoofing table for every filtered port."""
     return wanted_sg(desired, nets, obs).guards
 
 
-def plan_removals(want: dict[str, NftTable], guards: dict[str, NftTable], obs: LbObserved) -> list[O.Op]:
+def plan_removals(want: dict[str, NftTable], guards: dict[str, NftTable], obs: BridgeObserved) -> list[O.Op]:
     """Tables of ports no longer filtered, then br_netfilter off if nothing is filtered."""
     ops: list[O.Op] = [O.DelNftTable(name=n, family="bridge") for n in sorted(set(obs.nft_bridge) - set(guards))]
     ops += [O.DelNftTable(name=n) for n in sorted(set(obs.nft) - set(want))]
@@ -118,7 +118,7 @@ def plan_removals(want: dict[str, NftTable], guards: dict[str, NftTable], obs: L
     return ops
 
 
-def plan_adds(want: dict[str, NftTable], guards: dict[str, NftTable], obs: LbObserved) -> list[O.Op]:
+def plan_adds(want: dict[str, NftTable], guards: dict[str, NftTable], obs: BridgeObserved) -> list[O.Op]:
     """Changed/missing guards and tables (one nft transaction), then br_netfilter on: all
     before any tap is enslaved, so a new port never passes traffic unguarded or
     unfiltered (fail closed)."""

@@ -8,10 +8,10 @@ derive port statuses after a successful apply without observing again.
 from __future__ import annotations
 
 from netledger.services.l2.linuxbridge import ops as O
-from netledger.services.l2.linuxbridge.model import LbObserved, ObsLink
+from netledger.services.l2.linuxbridge.model import BridgeObserved, ObsLink
 
 
-def simulate(obs: LbObserved, ops: list[O.Op]) -> LbObserved:
+def simulate(obs: BridgeObserved, ops: list[O.Op]) -> BridgeObserved:
     links = dict(obs.links)
     fdb = {d: set(v) for d, v in obs.fdb.items()}
     nft = {"inet": dict(obs.nft), "bridge": dict(obs.nft_bridge)}
@@ -26,7 +26,7 @@ def simulate(obs: LbObserved, ops: list[O.Op]) -> LbObserved:
                 nf = on, on
             case _:
                 _one(op, links, fdb)
-    return LbObserved(links=links, fdb={d: frozenset(v) for d, v in fdb.items()}, nft=nft["inet"],
+    return BridgeObserved(links=links, fdb={d: frozenset(v) for d, v in fdb.items()}, nft=nft["inet"],
                       nft_bridge=nft["bridge"], nf_call_iptables=nf[0], nf_call_ip6tables=nf[1])
 
 

@@ -16,14 +16,14 @@ from netledger.services.l2.config import AgentConfig
 from netledger.services.l2.desired import ActiveNetworks, HostDesired, PortState, active_networks
 from netledger.services.l2.driver_plug import tap_name
 from netledger.services.l2.linuxbridge.layout import bridge_name, network_links, vxlan_name
-from netledger.services.l2.linuxbridge.model import LbObserved
+from netledger.services.l2.linuxbridge.model import BridgeObserved
 from netledger.services.l2.linuxbridge.sg import NftTable, wanted_sg
 from netledger.services.l2.sg.render_nft import table_name
 from netledger.services.l2.sg.render_nft_bridge import guard_table_name
 from netledger.services.l2.ovs.layout import tunnel_peers
 
 
-def port_states(desired: HostDesired, obs: LbObserved, cfg: AgentConfig) -> dict[str, PortState]:
+def port_states(desired: HostDesired, obs: BridgeObserved, cfg: AgentConfig) -> dict[str, PortState]:
     active = active_networks(desired, cfg)
     sg = wanted_sg(desired, active.valid, obs)
     tables, guards = sg.tables, sg.guards
@@ -38,7 +38,7 @@ def port_states(desired: HostDesired, obs: LbObserved, cfg: AgentConfig) -> dict
     return out
 
 
-def _status(port: L2Port, active: ActiveNetworks, obs: LbObserved, cfg: AgentConfig) -> tuple[str, str]:
+def _status(port: L2Port, active: ActiveNetworks, obs: BridgeObserved, cfg: AgentConfig) -> tuple[str, str]:
     if port.network_id in active.errors:
         return "ERROR", active.errors[port.network_id]
     tap = obs.links.get(tap_name(port.port_id))
@@ -52,7 +52,7 @@ def _status(port: L2Port, active: ActiveNetworks, obs: LbObserved, cfg: AgentCon
     return _network_status(net, obs, cfg)
 
 
-def _network_status(net: L2Network, obs: LbObserved, cfg: AgentConfig) -> tuple[str, str]:
+def _network_status(net: L2Network, obs: BridgeObserved, cfg: AgentConfig) -> tuple[str, str]:
     br = bridge_name(net.network_id)
     for name in network_links(net, cfg):
         link = obs.links.get(name)
@@ -65,7 +65,7 @@ def _network_status(net: L2Network, obs: LbObserved, cfg: AgentConfig) -> tuple[
     return "ACTIVE", ""
 
 
-def _sg_status(table: NftTable | None, guard: NftTable | None, obs: LbObserved) -> tuple[str, str]:
+def _sg_status(table: NftTable | None, guard: NftTable | None, obs: BridgeObserved) -> tuple[str, str]:
     if table is None:
         return "ACTIVE", ""
     if obs.nft.get(table.name) != table.digest or not (obs.nf_call_iptables and obs.nf_call_ip6tables):

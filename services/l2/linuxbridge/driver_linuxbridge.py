@@ -32,7 +32,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
 from netledger.services.l2.linuxbridge import ops as O
-from netledger.services.l2.linuxbridge.model import MARK, LbObserved, ObsLink
+from netledger.services.l2.linuxbridge.model import MARK, BridgeObserved, ObsLink
 from netledger.services.l2.linuxbridge.sg import parse_tables, replace_script
 
 log = structlog.get_logger("l2.linuxbridge")
@@ -119,7 +119,7 @@ def _obs_link(msg, names: dict[int, str]) -> ObsLink:
                    local=(data.get_attr("IFLA_VXLAN_LOCAL") or "") if data else "")
 
 
-class LbDriver:
+class LinuxBridgeDriver:
     def __init__(self, netns: str = "") -> None:
         self.netns = netns
         self.writes = 0
@@ -165,7 +165,7 @@ class LbDriver:
             raise RuntimeError(f"nft {' '.join(args)}: {err.decode().strip()[:500]}")
         return out.decode()
 
-    async def observe(self) -> LbObserved:
+    async def observe(self) -> BridgeObserved:
         try:                                # one nft run, listing only the two families we own tables in
             listing = await self._nft(*_LIST_OURS)
         except FileNotFoundError:           # no nft binary: no tables; wiring unfiltered ports still works
@@ -182,7 +182,7 @@ class LbDriver:
             dst = f.get_attr("NDA_DST")
             if f["ifindex"] in vx and dst and f.get_attr("NDA_LLADDR") == ZERO_MAC:
                 fdb[vx[f["ifindex"]]].add(dst)
-        return LbObserved(links=links, fdb={n: frozenset(d) for n, d in fdb.items()},
+        return BridgeObserved(links=links, fdb={n: frozenset(d) for n, d in fdb.items()},
                           nft=parse_tables(listing, "inet"), nft_bridge=parse_tables(listing, "bridge"),
                           nf_call_iptables=nf4, nf_call_ip6tables=nf6)
 

@@ -19,7 +19,7 @@ import signal
 
 import structlog
 
-from netledger.services.l3.driver_router import CommandError, run
+from netledger.libs.driver_host import CommandError, run
 
 from . import plan as P
 from .config import LB_KEY, OWNER_KEY, OWNER_VALUE, LbConfig
@@ -37,7 +37,7 @@ class HostView:
         return {x for x in found if x}
 
 
-class LbDriver:
+class HaproxyDriver:
     def __init__(self, cfg: LbConfig) -> None:
         self.cfg = cfg
         self.writes = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from netledger.services.l2.workqueue import BACKOFF_MAX, WorkQueue, backoff
+from netledger.libs.workqueue import BACKOFF_MAX, WorkQueue, backoff
 
 
 async def test_key_queued_twice_runs_once():
