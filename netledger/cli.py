@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from netledger import config as config_mod
@@ -17,6 +18,25 @@ WORKER_CLIS = ("l2", "l3", "dhcp", "advanced")
 def _cfg(args) -> config_mod.Config:
     return config_mod.load(getattr(args, "config", None), nats_url=getattr(args, "nats", None),
                            prefix=getattr(args, "prefix", None))
+
+
+def _guard_noauth(cfg: config_mod.Config, service: str) -> None:
+    """noauth + default admin: say so at start, and keep the API on loopback."""
+    import structlog
+
+    cfg.api_host, warnings = config_mod.noauth_exposure(cfg)
+    for warning in warnings:
+        structlog.get_logger(service).warning(warning, api_host=cfg.api_host)
+
+
+def cmd_config_check(args) -> None:
+    cfg, sources = config_mod.load_with_sources(getattr(args, "config", None), nats_url=getattr(args, "nats", None),
+                                                prefix=getattr(args, "prefix", None))
+    found = config_mod.config_file(getattr(args, "config", None))
+    sys.stdout.write(f"# configuration file: {os.path.abspath(found) if found else '(none)'}\n")
+    sys.stdout.write(config_mod.render_effective(cfg, sources))
+    for warning in config_mod.noauth_exposure(cfg)[1]:
+        sys.stdout.write(f"# warning: {warning}\n")
 
 
 def _run(coro) -> None:
@@ -41,6 +61,7 @@ def cmd_api(args) -> None:
         cfg.api_port = args.port
     if args.db:
         cfg.db_path = args.db
+    _guard_noauth(cfg, "api")
     _run(serve(cfg))
 
 
@@ -85,7 +106,9 @@ def cmd_up(args) -> None:
     from netledger.deploy.allinone import up
 
     logs.setup("up")
-    up(_cfg(args), detach=args.detach, l2=not args.no_l2)
+    cfg = _cfg(args)
+    _guard_noauth(cfg, "up")
+    up(cfg, detach=args.detach, l2=not args.no_l2)
 
 
 def cmd_down(args) -> None:
@@ -108,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_up)
     s = sub.add_parser("down", help="stop a detached all-in-one")
     s.set_defaults(func=cmd_down)
+
+    s = sub.add_parser("config", help="configuration tools")
+    csub = s.add_subparsers(dest="ccmd", required=True)
+    c = csub.add_parser("check", help="validate the configuration; print every key with its source")
+    c.set_defaults(func=cmd_config_check)
 
     s = sub.add_parser("api", help="run the Neutron v2.0 API server")
     s.add_argument("--port", type=int)
@@ -151,7 +179,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     _apply_global_flags(parser, argv, args)
-    args.func(args)
+    try:
+        args.func(args)
+    except config_mod.ConfigError as exc:
+        # A wrong configuration stops the process before anything starts.
+        sys.stderr.write(f"netledger: configuration error: {exc}\n")
+        raise SystemExit(2) from None
 
 
 def _apply_global_flags(parser: argparse.ArgumentParser, argv: list[str], args) -> None:
