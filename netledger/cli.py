@@ -16,8 +16,37 @@ WORKER_CLIS = ("l2", "l3", "dhcp", "advanced")
 
 
 def _cfg(args) -> config_mod.Config:
-    return config_mod.load(getattr(args, "config", None), nats_url=getattr(args, "nats", None),
-                           prefix=getattr(args, "prefix", None))
+    cfg = config_mod.load(getattr(args, "config", None), nats_url=getattr(args, "nats", None),
+                          prefix=getattr(args, "prefix", None))
+    _embedded_credentials(cfg)
+    return cfg
+
+
+def _embedded_credentials(cfg: config_mod.Config) -> None:
+    """Tools run against the all-in-one's embedded server (tail, janitor, rebuild)
+    connect as its admin user unless told otherwise."""
+    from netledger.deploy import nats_auth
+
+    if not cfg.embedded_nats or not cfg.nats_auth or cfg.nats_user or cfg.nats_creds:
+        return
+    admin = nats_auth.credentials_path(os.path.join(os.path.abspath(cfg.var_dir), "secrets"), "admin")
+    if os.path.exists(admin):
+        os.environ.setdefault("NETLEDGER_NATS_CREDENTIALS", admin)
+
+
+def cmd_deploy_nats_auth(args) -> None:
+    """Users and credentials for a multi-host deployment; the server config includes the block."""
+    from netledger.deploy import nats_auth
+
+    cfg = _cfg(args)
+    hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
+    users = nats_auth.ensure_credentials(args.secrets_dir, prefix=cfg.prefix, hosts=hosts)
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(nats_auth.render_authorization(users))
+    sys.stdout.write(f"wrote {args.out} (include it from every nats-server config); credentials:\n")
+    for user in users:
+        sys.stdout.write(f"  {user.name}: {nats_auth.credentials_path(args.secrets_dir, user.name)}\n")
 
 
 def _guard_noauth(cfg: config_mod.Config, service: str) -> None:
@@ -136,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     csub = s.add_subparsers(dest="ccmd", required=True)
     c = csub.add_parser("check", help="validate the configuration; print every key with its source")
     c.set_defaults(func=cmd_config_check)
+
+    s = sub.add_parser("deploy", help="deployment tools")
+    dsub = s.add_subparsers(dest="dcmd", required=True)
+    d = dsub.add_parser("nats-auth", help="generate NATS users (api, topology, admin, one per worker host)")
+    d.add_argument("--hosts", required=True, help="worker host names, comma separated")
+    d.add_argument("--secrets-dir", required=True, help="where the 0600 credentials files go")
+    d.add_argument("--out", required=True, help="authorization block to include in nats-server configs")
+    d.set_defaults(func=cmd_deploy_nats_auth)
 
     s = sub.add_parser("api", help="run the Neutron v2.0 API server")
     s.add_argument("--port", type=int)
