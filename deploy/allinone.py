@@ -21,6 +21,7 @@ import structlog
 from netledger.config import Config
 
 from . import nats as nats_deploy
+from . import nats_auth
 
 log = structlog.get_logger("up")
 
@@ -29,7 +30,17 @@ def _paths(cfg: Config) -> dict[str, str]:
     var = os.path.abspath(cfg.var_dir)
     return {"var": var, "log": os.path.join(var, "log"), "pid": os.path.join(var, "netledger.pid"),
             "nats": os.path.join(var, "nats"), "services": os.path.join(var, "services.json"),
-            "ovsdb": os.path.join(var, "ovs", "db.sock")}
+            "ovsdb": os.path.join(var, "ovs", "db.sock"), "secrets": os.path.join(var, "secrets")}
+
+
+def _credentials_env(cfg: Config, paths: dict, names) -> dict[str, dict[str, str]]:
+    """Per child, the NATS identity it connects as (libs/bus.py reads the variable):
+    topology and API are the control plane, every agent runs as this host's user."""
+    if not (cfg.embedded_nats and cfg.nats_auth):
+        return {}
+    host_user = nats_auth.worker_user_name(os.uname().nodename)
+    return {name: {"NETLEDGER_NATS_CREDENTIALS": nats_auth.credentials_path(
+        paths["secrets"], name if name in nats_auth.SERVICE_USERS else host_user)} for name in names}
 
 
 def dataplane(cfg: Config) -> tuple[str, str] | None:
@@ -187,22 +198,28 @@ class _Supervisor:
         self.nats: subprocess.Popen | None = None
         self.children: dict[str, subprocess.Popen] = {}
         self.stopping = False
+        self.creds: dict[str, dict[str, str]] = {}
 
     def _start(self, name: str, cmd: list[str]) -> None:
         out = open(os.path.join(self.paths["log"], f"{name}.log"), "ab")
-        self.children[name] = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+        env = {**os.environ, **self.creds.get(name, {})}
+        self.children[name] = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True, env=env)
         log.info("started", service=name, pid=self.children[name].pid)
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self._stop())
         signal.signal(signal.SIGINT, lambda *_: self._stop())
         if self.cfg.embedded_nats:
+            users = nats_auth.ensure_credentials(self.paths["secrets"], prefix=self.cfg.prefix,
+                                                 hosts=[os.uname().nodename]) if self.cfg.nats_auth else []
             self.nats = nats_deploy.start(workdir=self.paths["nats"], port=self.cfg.nats_port,
                                           sync_always=self.cfg.nats_sync_always,
-                                          log_path=os.path.join(self.paths["log"], "nats.log"))
+                                          log_path=os.path.join(self.paths["log"], "nats.log"),
+                                          authorization=nats_auth.render_authorization(users) if users else "")
             log.info("started", service="nats-server", pid=self.nats.pid, url=self.cfg.effective_nats_url)
         self.ovs = _start_dataplane(self.cfg, self.paths) if self.l2 else None
         cmds = _service_cmds(self.cfg, self.l2, self.ovs.db if self.ovs else None)
+        self.creds = _credentials_env(self.cfg, self.paths, cmds)
         for name, cmd in cmds.items():
             self._start(name, cmd)
         self._write_services()

@@ -22,8 +22,9 @@ def nats_server_binary() -> str:
 
 
 def render_config(*, host: str, port: int, store_dir: str, sync_always: bool = True,
-                  http_port: int | None = None) -> str:
-    """fsync before ack (sync_interval: always) unless explicitly relaxed."""
+                  http_port: int | None = None, authorization: str = "") -> str:
+    """fsync before ack (sync_interval: always) unless explicitly relaxed;
+    ``authorization`` is a block from deploy/nats_auth.py (empty: an open server)."""
     lines = [
         f'listen: "{host}:{port}"',
         "max_payload: 8MB",
@@ -34,16 +35,20 @@ def render_config(*, host: str, port: int, store_dir: str, sync_always: bool = T
     ]
     if http_port:
         lines.append(f'http: "{host}:{http_port}"')
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + authorization
 
 
 def start(*, workdir: str, host: str = "127.0.0.1", port: int = 4222, sync_always: bool = True,
-          log_path: str | None = None, http_port: int | None = None) -> subprocess.Popen:
+          log_path: str | None = None, http_port: int | None = None,
+          authorization: str = "") -> subprocess.Popen:
     os.makedirs(workdir, exist_ok=True)
     conf = os.path.join(workdir, "nats.conf")
-    with open(conf, "w") as fh:
+    # 0600: with authorization the file holds the users' passwords.
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as fh:
         fh.write(render_config(host=host, port=port, store_dir=os.path.join(workdir, "jetstream"),
-                               sync_always=sync_always, http_port=http_port))
+                               sync_always=sync_always, http_port=http_port, authorization=authorization))
     log = open(log_path or os.path.join(workdir, "nats.log"), "ab")
     proc = subprocess.Popen([nats_server_binary(), "-c", conf], stdout=log, stderr=log,
                             start_new_session=True)

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import dataclass, field
 
 import nats
 import structlog
 from nats.aio.client import Client
+from nats.js.api import ConsumerConfig
+from nats.js.client import JetStreamContext
 from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
 
+from netledger.deploy.nats_auth import load_credentials
 from netledger.deploy.streams import kv_buckets, stream_names, streams
 from netledger.libs.events import codec
 from netledger.libs.events.envelope import Envelope
@@ -40,6 +44,17 @@ class BusUnavailable(PublishError):
     """No answer from JetStream (server down, no stream): retry later, 503."""
 
 
+class _NamedConsumersJetStream(JetStreamContext):
+    """Push/ordered consumers (KV watch) get a name, so nats.py puts the filter in the
+    create subject (``$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>``): that is what
+    lets nats-server permissions confine a worker host to its own intent keys."""
+
+    async def subscribe(self, subject: str, *args, config: ConsumerConfig | None = None, **kwargs):
+        if config is None and not kwargs.get("durable") and not kwargs.get("queue"):
+            config = ConsumerConfig(name=self._nc._nuid.next().decode())
+        return await super().subscribe(subject, *args, config=config, **kwargs)
+
+
 @dataclass
 class Bus:
     nc: Client
@@ -50,7 +65,7 @@ class Bus:
 
     @property
     def js(self):
-        return self.nc.jetstream()
+        return _NamedConsumersJetStream(self.nc)
 
     @property
     def stream_names(self) -> dict[str, str]:
@@ -146,9 +161,16 @@ async def connect(url: str, *, name: str, subjects: Subjects | None = None,
 
     Credentials (config keys ``nats_user`` / ``nats_password`` / ``nats_creds``): a user
     and password, or a ``.creds`` file (JWT + NKEY seed, for operator/account setups);
-    none of them for an open server. A URL may also carry ``nats://user:pw@host``."""
+    none of them for an open server. A URL may also carry ``nats://user:pw@host``.
+    Without explicit ones, ``$NETLEDGER_NATS_CREDENTIALS`` names a file written by
+    deploy/nats_auth.py (user, password and the inbox prefix the user may read): that
+    is how worker processes, which read no config file, get their host's identity."""
     opts = dict(servers=url.split(","), name=name, max_reconnect_attempts=-1,
                 reconnect_time_wait=0.25, connect_timeout=2)
+    if not user and not creds and os.environ.get("NETLEDGER_NATS_CREDENTIALS"):
+        found = load_credentials(os.environ["NETLEDGER_NATS_CREDENTIALS"])
+        user, password = found["user"], found["password"]
+        opts["inbox_prefix"] = found["inbox_prefix"] or "_INBOX"
     if user:
         opts.update(user=user, password=password)
     if creds:

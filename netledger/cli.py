@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from netledger import config as config_mod
@@ -15,8 +16,56 @@ WORKER_CLIS = ("l2", "l3", "dhcp", "advanced")
 
 
 def _cfg(args) -> config_mod.Config:
-    return config_mod.load(getattr(args, "config", None), nats_url=getattr(args, "nats", None),
-                           prefix=getattr(args, "prefix", None))
+    cfg = config_mod.load(getattr(args, "config", None), nats_url=getattr(args, "nats", None),
+                          prefix=getattr(args, "prefix", None))
+    _embedded_credentials(cfg)
+    return cfg
+
+
+def _embedded_credentials(cfg: config_mod.Config) -> None:
+    """Tools run against the all-in-one's embedded server (tail, janitor, rebuild)
+    connect as its admin user unless told otherwise."""
+    from netledger.deploy import nats_auth
+
+    if not cfg.embedded_nats or not cfg.nats_auth or cfg.nats_user or cfg.nats_creds:
+        return
+    admin = nats_auth.credentials_path(os.path.join(os.path.abspath(cfg.var_dir), "secrets"), "admin")
+    if os.path.exists(admin):
+        os.environ.setdefault("NETLEDGER_NATS_CREDENTIALS", admin)
+
+
+def cmd_deploy_nats_auth(args) -> None:
+    """Users and credentials for a multi-host deployment; the server config includes the block."""
+    from netledger.deploy import nats_auth
+
+    cfg = _cfg(args)
+    hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
+    users = nats_auth.ensure_credentials(args.secrets_dir, prefix=cfg.prefix, hosts=hosts)
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(nats_auth.render_authorization(users))
+    sys.stdout.write(f"wrote {args.out} (include it from every nats-server config); credentials:\n")
+    for user in users:
+        sys.stdout.write(f"  {user.name}: {nats_auth.credentials_path(args.secrets_dir, user.name)}\n")
+
+
+def _guard_noauth(cfg: config_mod.Config, service: str) -> None:
+    """noauth + default admin: say so at start, and keep the API on loopback."""
+    import structlog
+
+    cfg.api_host, warnings = config_mod.noauth_exposure(cfg)
+    for warning in warnings:
+        structlog.get_logger(service).warning(warning, api_host=cfg.api_host)
+
+
+def cmd_config_check(args) -> None:
+    cfg, sources = config_mod.load_with_sources(getattr(args, "config", None), nats_url=getattr(args, "nats", None),
+                                                prefix=getattr(args, "prefix", None))
+    found = config_mod.config_file(getattr(args, "config", None))
+    sys.stdout.write(f"# configuration file: {os.path.abspath(found) if found else '(none)'}\n")
+    sys.stdout.write(config_mod.render_effective(cfg, sources))
+    for warning in config_mod.noauth_exposure(cfg)[1]:
+        sys.stdout.write(f"# warning: {warning}\n")
 
 
 def _run(coro) -> None:
@@ -41,6 +90,7 @@ def cmd_api(args) -> None:
         cfg.api_port = args.port
     if args.db:
         cfg.db_path = args.db
+    _guard_noauth(cfg, "api")
     _run(serve(cfg))
 
 
@@ -96,7 +146,9 @@ def cmd_up(args) -> None:
     from netledger.deploy.allinone import up
 
     logs.setup("up")
-    up(_cfg(args), detach=args.detach, l2=not args.no_l2, config_path=getattr(args, "config", None))
+    cfg = _cfg(args)
+    _guard_noauth(cfg, "up")
+    up(cfg, detach=args.detach, l2=not args.no_l2, config_path=getattr(args, "config", None))
 
 
 def cmd_down(args) -> None:
@@ -127,6 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_down)
     s = sub.add_parser("status", help="the all-in-one's services and workers, and the agents the API sees")
     s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("config", help="configuration tools")
+    csub = s.add_subparsers(dest="ccmd", required=True)
+    c = csub.add_parser("check", help="validate the configuration; print every key with its source")
+    c.set_defaults(func=cmd_config_check)
+
+    s = sub.add_parser("deploy", help="deployment tools")
+    dsub = s.add_subparsers(dest="dcmd", required=True)
+    d = dsub.add_parser("nats-auth", help="generate NATS users (api, topology, admin, one per worker host)")
+    d.add_argument("--hosts", required=True, help="worker host names, comma separated")
+    d.add_argument("--secrets-dir", required=True, help="where the 0600 credentials files go")
+    d.add_argument("--out", required=True, help="authorization block to include in nats-server configs")
+    d.set_defaults(func=cmd_deploy_nats_auth)
 
     s = sub.add_parser("api", help="run the Neutron v2.0 API server")
     s.add_argument("--port", type=int)
@@ -176,7 +241,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     _apply_global_flags(parser, argv, args)
-    args.func(args)
+    try:
+        args.func(args)
+    except config_mod.ConfigError as exc:
+        # A wrong configuration stops the process before anything starts.
+        sys.stderr.write(f"netledger: configuration error: {exc}\n")
+        raise SystemExit(2) from None
 
 
 def _apply_global_flags(parser: argparse.ArgumentParser, argv: list[str], args) -> None:
