@@ -32,7 +32,7 @@ def _alive(last: str, down_after: float, now: datetime) -> bool:
 
 
 class _Agents:
-    """The AgentView port binding needs (live L2 workers on a host)."""
+    """The agents table at one "now": ``live_on(host)`` is what ``bind`` takes."""
 
     def __init__(self, rows, down_after: float, now: datetime) -> None:
         self.rows, self.down_after, self.now = rows, down_after, now
@@ -99,7 +99,7 @@ class L3Hooks:
             _, host, _, seq, net_id = info[port.port_id]
             net = msgspec.json.decode(self.conn.execute("SELECT body FROM networks_v WHERE id = ?",
                                                         [net_id]).fetchone()[0])
-            vif_type, details = bind(host, net, agents)
+            vif_type, details = bind(host, net, agents.live_on(host))
             ev = PortUpdated(port_id=port.port_id, binding_host_id=host, binding_vif_type=vif_type,
                              binding_vif_details=details)
             await self._publish(self.bus.subjects.aggregate("port", port.port_id), "port", port.port_id, ev, seq)

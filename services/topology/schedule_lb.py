@@ -133,7 +133,7 @@ class LbHooks:
                          self.down_after, now)
         for port_id, host, seq, net_id in rows:
             net = _dec(self.conn.execute("SELECT body FROM networks_v WHERE id = ?", [net_id]).fetchone()[0])
-            vif_type, details = bind(host, net, agents)
+            vif_type, details = bind(host, net, agents.live_on(host))
             ev = PortUpdated(port_id=port_id, binding_host_id=host, binding_vif_type=vif_type,
                              binding_vif_details=details)
             await self._publish("port", port_id, ev, seq)
