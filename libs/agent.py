@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import signal
 from typing import Any, Callable
 
 import structlog
 
-from netledger.libs.bus import Bus, connect, ensure_streams
+from netledger.libs.bus import Bus, connect, ensure_streams, wait_for_buckets
 from netledger.libs.events.subjects import Subjects
 
 
@@ -25,7 +26,10 @@ async def run_agent(name: str, host: str, build: Callable[[Bus], Any], *, nats_u
     log = structlog.get_logger(name)
     bus = await connect(nats_url, name=f"{name}-{host}", subjects=Subjects(prefix))
     try:
-        await ensure_streams(bus)
+        if os.environ.get("NETLEDGER_NATS_CREDENTIALS"):
+            await wait_for_buckets(bus)     # a host user: streams are the topology's to create
+        else:
+            await ensure_streams(bus)
         worker = build(bus)
         if inspect.isawaitable(worker):
             worker = await worker

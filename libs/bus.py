@@ -224,3 +224,19 @@ async def ensure_streams(bus: Bus, *, replicas: int = 1) -> None:
     from .secret_store import ensure_bucket
 
     await ensure_bucket(bus, replicas=replicas)
+
+
+async def wait_for_buckets(bus: Bus, *, timeout: float = 120.0) -> None:
+    """Until every intent bucket exists. A worker host's NATS user may read its buckets but
+    not create streams (the topology and the API do), so a worker started alongside them
+    waits here instead of calling ``ensure_streams``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    for bucket in kv_buckets(bus.subjects.prefix):
+        while True:
+            try:
+                await bus.js.key_value(bucket)
+                break
+            except Exception as exc:  # not created yet (or NATS still starting)
+                if asyncio.get_running_loop().time() > deadline:
+                    raise PublishError(f"bucket {bucket} does not exist: {exc!r}") from exc
+                await asyncio.sleep(0.5)

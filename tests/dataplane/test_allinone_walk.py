@@ -104,12 +104,19 @@ class Walk:
         self.port = free_port()
         self.env = {**os.environ, "NETLEDGER_VAR_DIR": self.var, "NETLEDGER_API_PORT": str(self.port),
                     "NETLEDGER_NATS_PORT": str(free_port()), "NETLEDGER_AIO_NETNS": f"{self.prefix}aio",
-                    "NETLEDGER_AIO_NETNS_PREFIX": f"{self.prefix}a-", "NETLEDGER_CONFIG": "/nonexistent"}
+                    "NETLEDGER_AIO_NETNS_PREFIX": f"{self.prefix}a-", "NETLEDGER_CONFIG": self._empty_config()}
         self.netns: list[str] = []
         self.procs: list[subprocess.Popen] = []
         self.times: list[tuple[str, float]] = []
         self._t = time.monotonic()
         self.keep_logs = False
+
+    def _empty_config(self) -> str:
+        """Defaults only: an explicit empty file keeps a ./netledger.toml of the checkout out
+        (a missing explicit file is a configuration error, as it should be)."""
+        path = os.path.join(self.var, "walk.toml")
+        open(path, "w").close()
+        return path
 
     def step(self, name: str) -> None:
         now = time.monotonic()
@@ -207,7 +214,7 @@ class Walk:
         for ns in netns_list():
             if ns.startswith(self.prefix):
                 sh("ip", "netns", "delete", ns, check=False)
-        if self.keep_logs:
+        if self.keep_logs and os.path.isdir(os.path.join(self.var, "log")):
             shutil.copytree(os.path.join(self.var, "log"), self.var.rstrip("/") + "-logs", dirs_exist_ok=True)
             print(f"all-in-one logs kept in {self.var.rstrip('/')}-logs")
         shutil.rmtree(self.var, ignore_errors=True)
